@@ -1,0 +1,157 @@
+//! The command line, defined once with clap derive: `--help`, the man page and the shell
+//! completions all come from this.
+//!
+//! House rules: the doc comment is the help text (a short first line, then the long help);
+//! value names are upper-case; long options are never abbreviated (clap does not infer
+//! them), and no option takes a secret on the command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// Only when stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+const AFTER_HELP: &str = "\
+EXAMPLES:
+  Debug a server by hand, with STARTTLS and a private CA:
+    smtpsh --starttls --cafile ca.pem mail.example.org:587
+  Check a server from CI (exit status says how it went):
+    printf 'EHLO ci.example\\nMAIL FROM:<ci@example.org>\\n:expect 250\\nQUIT\\n' | smtpsh mail.example.org
+    smtpsh --script check.smtp --user ci --password-file /run/secrets/smtp mail.example.org:587
+
+ENVIRONMENT:
+  SMTPSH_PASSWORD   password for :auth when --password-file is not given
+  NO_COLOR          turn colour off (unless --color always)
+";
+
+/// An interactive SMTP shell: talk to mail servers by hand or from a script, safely.
+///
+/// smtpsh sends the SMTP commands you type over plain TCP, STARTTLS or implicit TLS, and
+/// shows each reply with its code, enhanced status code and timing. It computes AUTH
+/// responses and dot-stuffed DATA bodies for you, refuses lines that would smuggle CR or LF
+/// into a command, and never prints, stores or logs a secret. When standard input is not a
+/// terminal, or with --script, the same command language runs as a script whose exit status a
+/// CI job can trust. Type :help at the prompt for the shell commands.
+#[derive(Debug, Parser)]
+#[command(name = "smtpsh", version = crate::VERSION_LINE, after_long_help = AFTER_HELP.to_string() + "\n" + crate::error::Exit::TABLE, infer_long_args = false)]
+pub struct Cli {
+    /// host, host:port, [v6addr]:port, smtp://host[:port] or smtps://host[:port]
+    ///
+    /// Default port 25, or 465 with smtps:// or --tls-on-connect. Without a target the shell
+    /// starts unconnected; use :connect.
+    #[arg(value_name = "TARGET")]
+    pub target: Option<String>,
+
+    /// Port (overrides one in TARGET)
+    #[arg(short, long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// After the greeting: EHLO, STARTTLS, EHLO again; TLS is required
+    ///
+    /// If the server does not offer STARTTLS, refuses it or the handshake fails, smtpsh stops
+    /// (exit 4) having sent nothing else. It never falls back to plaintext.
+    #[arg(long, conflicts_with = "tls_on_connect")]
+    pub starttls: bool,
+
+    /// Implicit TLS from the first byte (SMTPS, RFC 8314)
+    #[arg(long, visible_alias = "smtps")]
+    pub tls_on_connect: bool,
+
+    /// Accept an invalid certificate or name (loudly marked for the whole session)
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// PEM CA certificate(s) to trust, besides the system's
+    #[arg(long, value_name = "FILE")]
+    pub cafile: Option<PathBuf>,
+
+    /// Name to verify in the certificate and send as SNI (default: the host as typed)
+    #[arg(long, value_name = "NAME")]
+    pub tls_name: Option<String>,
+
+    /// Name for automatic EHLO and a bare EHLO (default: this machine's name)
+    #[arg(long, value_name = "NAME")]
+    pub ehlo: Option<String>,
+
+    /// Deadline in seconds for each reply (not an idle timer)
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_secs)]
+    pub timeout: f64,
+
+    /// Deadline in seconds for connecting
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_secs)]
+    pub connect_timeout: f64,
+
+    /// User for :auth when none is typed
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// File holding the password for :auth (one trailing newline ignored)
+    ///
+    /// Otherwise the environment variable SMTPSH_PASSWORD, otherwise a no-echo prompt on the
+    /// terminal. A password is never taken as a command-line value.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Run the commands in FILE (a non-terminal standard input does the same)
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+
+    /// In a script, do not stop at an unexpected 4xx/5xx (still exits non-zero)
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// The transcript as JSON Lines on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// When to use colour
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
+
+    /// History file for the interactive shell (default: $XDG_DATA_HOME/smtpsh/history)
+    #[arg(long, value_name = "FILE", conflicts_with = "no_history")]
+    pub history: Option<PathBuf>,
+
+    /// Keep no history file
+    #[arg(long)]
+    pub no_history: bool,
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 86400")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn long_options_are_not_abbreviated() {
+        // A prefix like --pass must never be taken for --password-file.
+        assert!(Cli::try_parse_from(["smtpsh", "--pass", "x"]).is_err());
+        assert!(Cli::try_parse_from(["smtpsh", "--start"]).is_err());
+    }
+
+    #[test]
+    fn smtps_alias() {
+        assert!(Cli::try_parse_from(["smtpsh", "--smtps", "h"]).unwrap().tls_on_connect);
+    }
+}

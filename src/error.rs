@@ -1,0 +1,146 @@
+//! Typed errors for everything below the front ends, and the one place that maps a failure
+//! to an exit code (PRODUCT.md, "Exit status").
+//!
+//! Library code returns [`Error`]; front ends wrap it in `anyhow` with context, and
+//! `main` asks [`exit_code`] what to exit with. A 4xx/5xx reply is never an `Error`: in a
+//! shell it is an ordinary value.
+
+use std::io;
+
+use crate::smtp::{command::LineError, reply::ParseError};
+
+/// The exit codes of PRODUCT.md, one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Everything went as expected.
+    Ok = 0,
+    /// A reply missed an `:expect`, or a script met an unexpected 4xx/5xx.
+    Expectation = 1,
+    /// Usage error, or a command line refused by the checks.
+    Usage = 2,
+    /// Network: refused, timed out, reset, closed unexpectedly.
+    Network = 3,
+    /// TLS: handshake or verification failed; STARTTLS not offered or refused when required.
+    Tls = 4,
+    /// Protocol: malformed or oversized reply, or data the server must not send.
+    Protocol = 5,
+}
+
+impl Exit {
+    /// The exit-status table as printed by `--help`.
+    pub const TABLE: &'static str = "\
+EXIT STATUS:
+  0  everything went as expected
+  1  a reply missed an :expect, or a script met an unexpected 4xx/5xx
+  2  usage error, or a command line refused by the checks
+  3  network: refused, timed out, reset, closed unexpectedly
+  4  TLS: handshake or verification failed; STARTTLS not offered or refused when required
+  5  protocol: the server sent a malformed or oversized reply, or data it must not send";
+}
+
+/// What went wrong below the front ends.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A command line refused by the checks; nothing was sent.
+    #[error(transparent)]
+    Refused(#[from] LineError),
+    /// Bad input from the user that is not a command line (a bad target, a missing file).
+    #[error("{0}")]
+    Usage(String),
+    /// Could not connect.
+    #[error("could not connect to {target}: {source}")]
+    Connect {
+        /// What we tried to reach.
+        target: String,
+        /// Why not.
+        source: io::Error,
+    },
+    /// No reply within the deadline.
+    #[error("no complete reply within {secs} s (--timeout); the server is silent or too slow")]
+    Timeout {
+        /// The deadline in seconds.
+        secs: f64,
+    },
+    /// The user pressed Ctrl-C during a wait.
+    #[error("wait cancelled")]
+    Cancelled,
+    /// The peer closed the connection when a reply was due.
+    #[error("the server closed the connection")]
+    Closed,
+    /// Another I/O error on an open connection (reset, broken pipe).
+    #[error("connection lost: {0}")]
+    Io(#[source] io::Error),
+    /// The server's bytes are not a valid reply, or too big.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The server sent data it must not send (for example after the 220 to STARTTLS).
+    #[error("{0}")]
+    Protocol(String),
+    /// TLS could not be set up or verified.
+    #[error("{0}")]
+    Tls(String),
+    /// Not connected.
+    #[error("not connected; use :connect HOST[:PORT]")]
+    NotConnected,
+}
+
+impl Error {
+    /// The exit code for this error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Refused(_) | Error::Usage(_) | Error::NotConnected => Exit::Usage,
+            Error::Connect { .. }
+            | Error::Timeout { .. }
+            | Error::Cancelled
+            | Error::Closed
+            | Error::Io(_) => Exit::Network,
+            Error::Parse(_) | Error::Protocol(_) => Exit::Protocol,
+            Error::Tls(_) => Exit::Tls,
+        }
+    }
+
+    /// Whether the connection can't be used after this error.
+    pub fn ends_connection(&self) -> bool {
+        !matches!(
+            self,
+            Error::Refused(_) | Error::Usage(_) | Error::NotConnected | Error::Cancelled
+        )
+    }
+}
+
+/// A failure a front end reports that is not an [`Error`]: a missed expectation.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ExpectationFailed(pub String);
+
+/// A usage error raised at the edge (bad options, bad shell-command arguments).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Map any error to an exit code: the one place that does it.
+pub fn exit_code(err: &anyhow::Error) -> Exit {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<Error>() {
+            return e.exit();
+        }
+        if cause.downcast_ref::<ExpectationFailed>().is_some() {
+            return Exit::Expectation;
+        }
+        if cause.downcast_ref::<UsageError>().is_some()
+            || cause.downcast_ref::<LineError>().is_some()
+            || cause.downcast_ref::<clap::Error>().is_some()
+        {
+            return Exit::Usage;
+        }
+        if cause.downcast_ref::<ParseError>().is_some() {
+            return Exit::Protocol;
+        }
+    }
+    // Anything untyped at the edge (a file that can't be read, say) is the user's to fix.
+    Exit::Usage
+}
+
+/// Result alias for library code.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

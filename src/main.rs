@@ -1,0 +1,138 @@
+//! The `smtpsh` binary: parse the command line, pick the mode (script or interactive),
+//! and turn the outcome into an exit status — the one place that does.
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+use smtpsh::cli::{Cli, ColorWhen};
+use smtpsh::error::{Error, Exit, UsageError, exit_code};
+use smtpsh::net::tls::TlsOptions;
+use smtpsh::session::{Config, Session};
+use smtpsh::shell::{ask::TtyAsk, exec, repl, script};
+use smtpsh::smtp::{auth::Secret, command};
+use smtpsh::transcript::{Style, Transcript};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // A closed stdout (`smtpsh … | head`) is not an error worth a message.
+            if err.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)) {
+                return ExitCode::from(0);
+            }
+            eprintln!("smtpsh: error: {err:#}");
+            ExitCode::from(exit_code(&err) as u8)
+        }
+    }
+}
+
+/// This machine's name for EHLO (RFC 5321 §4.1.1.1 wants the client's domain).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && command::check_value("hostname", s).is_ok() && !s.contains(' '))
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+fn password(cli: &Cli) -> anyhow::Result<Option<Secret>> {
+    if let Some(path) = &cli.password_file {
+        let mut p = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("cannot read --password-file {}: {e}", path.display())))?;
+        // One trailing newline is the file's, not the password's.
+        if p.ends_with('\n') {
+            p.pop();
+            if p.ends_with('\r') {
+                p.pop();
+            }
+        }
+        return Ok(Some(Secret::new(p)));
+    }
+    Ok(std::env::var("SMTPSH_PASSWORD").ok().map(Secret::new))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let script_mode = cli.script.is_some() || !io::stdin().is_terminal();
+    let color = match cli.color {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        // Scripts: no colour unless asked (PRODUCT.md, "Output").
+        ColorWhen::Auto => !script_mode && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    colored::control::set_override(color);
+
+    // Safety rule 3: an option value never smuggles CR/LF into a command.
+    let ehlo_name = match &cli.ehlo {
+        Some(n) => {
+            command::check_value("--ehlo", n).map_err(|e| UsageError(format!("--ehlo: {e}")))?;
+            if n.is_empty() || n.contains(' ') {
+                return Err(UsageError("--ehlo: the name must be one non-empty word".into()).into());
+            }
+            n.clone()
+        }
+        None => hostname(),
+    };
+    if let Some(u) = &cli.user {
+        command::check_value("--user", u).map_err(|e| UsageError(format!("--user: {e}")))?;
+    }
+    if let Some(n) = &cli.tls_name {
+        command::check_value("--tls-name", n).map_err(|e| UsageError(format!("--tls-name: {e}")))?;
+    }
+    let config = Config {
+        ehlo_name,
+        timeout: Duration::from_secs_f64(cli.timeout),
+        connect_timeout: Duration::from_secs_f64(cli.connect_timeout),
+        tls: TlsOptions { insecure: cli.insecure, cafile: cli.cafile.clone(), tls_name: cli.tls_name.clone() },
+        user: cli.user.clone(),
+        password: password(&cli)?,
+    };
+    let style = Style { color, echo_body: script_mode, json: cli.json };
+    let transcript = Transcript::new(style, Box::new(io::stdout()));
+    let mut session = Session::new(config, transcript, Box::new(TtyAsk::new(!script_mode)));
+    if cli.insecure {
+        eprintln!("smtpsh: WARNING: --insecure: certificates and names are NOT verified for this whole session");
+    }
+
+    let flags = exec::ConnectFlags { starttls: cli.starttls, tls_on_connect: cli.tls_on_connect, insecure: cli.insecure };
+    if script_mode {
+        let (input, name): (Box<dyn io::BufRead>, String) = match &cli.script {
+            Some(p) => {
+                let f = std::fs::File::open(p).map_err(|e| UsageError(format!("cannot open --script {}: {e}", p.display())))?;
+                (Box::new(io::BufReader::new(f)), p.display().to_string())
+            }
+            None => (Box::new(io::stdin().lock()), "<stdin>".to_string()),
+        };
+        if let Some(t) = &cli.target {
+            let r = exec::connect(&mut session, t, cli.port, flags)?;
+            if smtpsh::shell::lang::is_failure(&r) {
+                return Err(smtpsh::error::ExpectationFailed(format!("the server answered {} on connecting", r.code)).into());
+            }
+        }
+        script::run(&mut session, input, &name, cli.keep_going)?;
+        return Ok(());
+    }
+
+    let history = if cli.no_history { None } else { cli.history.clone().or_else(repl::default_history_path) };
+    if let Some(t) = &cli.target {
+        if let Err(e) = exec::connect(&mut session, t, cli.port, flags) {
+            // TLS that was required and failed ends the program: never a plaintext shell.
+            if cli.starttls || cli.tls_on_connect || !matches!(e.downcast_ref::<Error>(), Some(Error::Connect { .. })) {
+                return Err(e).context("connecting");
+            }
+            eprintln!("smtpsh: error: {e:#}");
+        }
+    }
+    repl::run(&mut session, history)
+}

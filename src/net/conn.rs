@@ -1,0 +1,209 @@
+//! One connection to a server: TCP or TLS, a bounded reply parser, a deadline for each
+//! reply (not an idle timer), and the STARTTLS upgrade with its injection check.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use openssl::ssl::SslStream;
+
+use super::target::{Security, Target};
+use super::tls::{self, CertSummary, TlsOptions};
+use crate::error::Error;
+use crate::smtp::reply::{Parsed, ReplyParser};
+
+/// How often a wait looks at its cancel flag (Ctrl-C at the prompt).
+const CANCEL_POLL: Duration = Duration::from_millis(100);
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<SslStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// An open connection.
+pub struct Connection {
+    stream: Stream,
+    parser: ReplyParser,
+    peer: SocketAddr,
+    tls: Option<CertSummary>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("peer", &self.peer).field("tls", &self.tls.is_some()).finish()
+    }
+}
+
+impl Connection {
+    /// Connect to `target` (every resolved address in turn, each within `connect_timeout`),
+    /// and run the TLS handshake at once for implicit TLS.
+    pub fn open(target: &Target, connect_timeout: Duration, tls_opts: &TlsOptions) -> Result<Connection, Error> {
+        let connect_err = |source| Error::Connect { target: target.to_string(), source };
+        let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
+            .to_socket_addrs()
+            .map_err(connect_err)?
+            .collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, connect_timeout) {
+                Ok(tcp) => {
+                    // Commands are small and each waits for a reply: Nagle only adds delay.
+                    let _ = tcp.set_nodelay(true);
+                    let mut conn = Connection {
+                        stream: Stream::Plain(tcp),
+                        parser: ReplyParser::default(),
+                        peer: addr,
+                        tls: None,
+                    };
+                    if target.security == Security::Implicit {
+                        conn.handshake(&target.host, tls_opts, connect_timeout)?;
+                    }
+                    return Ok(conn);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(connect_err(last))
+    }
+
+    /// The address connected to.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The TLS summary once TLS is up.
+    pub fn tls(&self) -> Option<&CertSummary> {
+        self.tls.as_ref()
+    }
+
+    /// Read one complete reply, within `timeout` from now (a deadline, not an idle timer: a
+    /// server dripping bytes can't keep the wait alive). `cancelled` is polled so Ctrl-C can
+    /// end the wait.
+    pub fn read_reply(&mut self, timeout: Duration, cancelled: &dyn Fn() -> bool) -> Result<Parsed, Error> {
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            if let Some(p) = self.parser.next_reply()? {
+                return Ok(p);
+            }
+            if cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout { secs: timeout.as_secs_f64() });
+            }
+            let slice = (deadline - now).min(CANCEL_POLL);
+            self.stream.tcp().set_read_timeout(Some(slice)).map_err(Error::Io)?;
+            match self.stream.read(&mut buf) {
+                Ok(0) => return Err(Error::Closed),
+                Ok(n) => self.parser.push(&buf[..n])?,
+                Err(e) if is_timeout(&e) => continue,
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+    }
+
+    /// Whether bytes from the server are waiting (already buffered, or on the socket) without
+    /// blocking. Used to find late replies and injected data.
+    pub fn has_pending(&mut self) -> Result<bool, Error> {
+        if self.parser.buffered() > 0 {
+            return Ok(true);
+        }
+        let tcp = self.stream.tcp();
+        tcp.set_nonblocking(true).map_err(Error::Io)?;
+        let mut b = [0u8; 1];
+        let r = tcp.peek(&mut b);
+        tcp.set_nonblocking(false).map_err(Error::Io)?;
+        match r {
+            Ok(n) => Ok(n > 0),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(Error::Io(e)),
+        }
+    }
+
+    /// Write `bytes` in full within `timeout`.
+    pub fn send(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), Error> {
+        self.stream.tcp().set_write_timeout(Some(timeout)).map_err(Error::Io)?;
+        self.stream
+            .write_all(bytes)
+            .and_then(|()| self.stream.flush())
+            .map_err(|e| if is_timeout(&e) { Error::Timeout { secs: timeout.as_secs_f64() } } else { Error::Io(e) })
+    }
+
+    /// Upgrade to TLS after a 220 to STARTTLS (RFC 3207 §4). Any byte already received after
+    /// that 220 is response injection (CVE-2011-0411 and kin): refuse it and write nothing.
+    pub fn starttls(&mut self, host: &str, opts: &TlsOptions, timeout: Duration) -> Result<&CertSummary, Error> {
+        if self.tls.is_some() {
+            return Err(Error::Usage("TLS is already on for this connection".into()));
+        }
+        if self.has_pending()? {
+            return Err(Error::Protocol(
+                "the server sent data after its 220 to STARTTLS and before the TLS handshake (response injection); connection ended, nothing more was sent".into(),
+            ));
+        }
+        self.parser.clear();
+        self.handshake(host, opts, timeout)?;
+        Ok(self.tls.as_ref().expect("set by handshake"))
+    }
+
+    fn handshake(&mut self, host: &str, opts: &TlsOptions, timeout: Duration) -> Result<(), Error> {
+        let Stream::Plain(tcp) = &self.stream else {
+            return Err(Error::Usage("TLS is already on for this connection".into()));
+        };
+        // The handshake gets the same deadline as a reply.
+        tcp.set_read_timeout(Some(timeout)).map_err(Error::Io)?;
+        tcp.set_write_timeout(Some(timeout)).map_err(Error::Io)?;
+        let tcp = tcp.try_clone().map_err(Error::Io)?;
+        let (ssl, summary) = tls::handshake(tcp, host, opts)?;
+        self.stream = Stream::Tls(Box::new(ssl));
+        self.tls = Some(summary);
+        Ok(())
+    }
+
+    /// Close politely: TLS close_notify where TLS is on, then TCP shutdown.
+    pub fn close(mut self) {
+        if let Stream::Tls(s) = &mut self.stream {
+            let _ = s.get_ref().set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = s.shutdown();
+        }
+        let _ = self.stream.tcp().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
+}

@@ -1,0 +1,158 @@
+//! Parsing what the user typed as a target: `host`, `host:port`, `[v6addr]:port`,
+//! `smtp://host[:port]`, `smtps://host[:port]`.
+
+use std::fmt;
+
+use crate::error::Error;
+
+/// How TLS starts on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain TCP (STARTTLS may follow).
+    Plain,
+    /// Implicit TLS from the first byte (RFC 8314 §3.3).
+    Implicit,
+}
+
+/// Where to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Host as typed, without brackets for IPv6 literals.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Implicit TLS or not.
+    pub security: Security,
+}
+
+impl Target {
+    /// Parse `s`. `port` (from `-p`) overrides a port in `s`; `implicit` (from
+    /// `--tls-on-connect`) forces implicit TLS. Default port: 25, or 465 with implicit TLS.
+    pub fn parse(s: &str, port: Option<u16>, implicit: bool) -> Result<Target, Error> {
+        let bad = |why: &str| {
+            Error::Usage(format!(
+                "bad target {s:?}: {why} (expected host, host:port, [v6addr]:port, smtp://host[:port] or smtps://host[:port])"
+            ))
+        };
+        let (rest, mut security) = if let Some(r) = strip_prefix_ci(s, "smtps://") {
+            (r, Security::Implicit)
+        } else if let Some(r) = strip_prefix_ci(s, "smtp://") {
+            (r, Security::Plain)
+        } else if s.contains("://") {
+            return Err(bad("unknown scheme"));
+        } else {
+            (s, Security::Plain)
+        };
+        if implicit {
+            security = Security::Implicit;
+        }
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let (host, typed_port) = if let Some(r) = rest.strip_prefix('[') {
+            let (h, after) = r.split_once(']').ok_or_else(|| bad("missing ']'"))?;
+            if h.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(bad("not an IPv6 address inside [ ]"));
+            }
+            let p = match after {
+                "" => None,
+                a => Some(a.strip_prefix(':').ok_or_else(|| bad("junk after ']'"))?),
+            };
+            (h, p)
+        } else if rest.matches(':').count() > 1 {
+            // A bare IPv6 address: no port possible without brackets.
+            if rest.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(bad("an IPv6 address with a port needs brackets"));
+            }
+            (rest, None)
+        } else {
+            match rest.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (rest, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        if host.bytes().any(|b| b.is_ascii_control() || b == b' ' || b == b'/') {
+            return Err(bad("the host holds a space, slash or control character"));
+        }
+        let typed_port = match typed_port {
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|&p| p != 0)
+                    .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?,
+            ),
+            None => None,
+        };
+        let default = match security {
+            Security::Plain => 25,
+            Security::Implicit => 465,
+        };
+        Ok(Target {
+            host: host.to_string(),
+            port: port.or(typed_port).unwrap_or(default),
+            security,
+        })
+    }
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &s[prefix.len()..])
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> (String, u16, Security) {
+        let t = Target::parse(s, None, false).unwrap();
+        (t.host, t.port, t.security)
+    }
+
+    #[test]
+    fn forms() {
+        use Security::*;
+        assert_eq!(t("mx.example"), ("mx.example".into(), 25, Plain));
+        assert_eq!(t("mx.example:2525"), ("mx.example".into(), 2525, Plain));
+        assert_eq!(t("[::1]:2525"), ("::1".into(), 2525, Plain));
+        assert_eq!(t("[::1]"), ("::1".into(), 25, Plain));
+        assert_eq!(t("::1"), ("::1".into(), 25, Plain));
+        assert_eq!(t("smtp://h:587"), ("h".into(), 587, Plain));
+        assert_eq!(t("SMTPS://h"), ("h".into(), 465, Implicit));
+        assert_eq!(t("smtps://h:2465/"), ("h".into(), 2465, Implicit));
+    }
+
+    #[test]
+    fn overrides() {
+        let t = Target::parse("h:2525", Some(26), true).unwrap();
+        assert_eq!((t.port, t.security), (26, Security::Implicit));
+        assert_eq!(Target::parse("h", None, true).unwrap().port, 465);
+    }
+
+    #[test]
+    fn refusals() {
+        for bad in [
+            "", ":25", "h:0", "h:70000", "h:x", "[::1", "[nope]:25", "http://h", "h\r\n:25",
+            "a b", "[::1]x",
+        ] {
+            assert!(Target::parse(bad, None, false).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn display_brackets_v6() {
+        assert_eq!(Target::parse("[::1]:25", None, false).unwrap().to_string(), "[::1]:25");
+    }
+}

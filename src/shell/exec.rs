@@ -1,0 +1,180 @@
+//! Running one line of the command language against a session. Shared by the prompt and
+//! the script runner, so a script means exactly what the same lines typed would.
+
+use anyhow::{Context, anyhow};
+use base64::Engine;
+
+use super::lang::{self, ShellCmd};
+use crate::error::{Error, UsageError};
+use crate::net::target::Target;
+use crate::session::{Session, Stage};
+use crate::smtp::reply::Reply;
+use crate::transcript::Event;
+
+/// What a line led to.
+#[derive(Debug)]
+pub enum Step {
+    /// A step that ended with this reply from the server (the last of its exchange).
+    Reply(Reply),
+    /// An `:expect` was checked.
+    Expect {
+        /// Whether it matched.
+        ok: bool,
+        /// The spec, for messages.
+        spec: String,
+    },
+    /// Nothing to check (a local command, a body line).
+    Nothing,
+    /// `:quit`: leave.
+    Quit,
+}
+
+/// Options a `:connect` shares with the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectFlags {
+    /// STARTTLS after the greeting, required.
+    pub starttls: bool,
+    /// Implicit TLS.
+    pub tls_on_connect: bool,
+    /// Accept invalid certificates.
+    pub insecure: bool,
+}
+
+/// Connect, and with `starttls` run EHLO, STARTTLS, EHLO. Returns the last reply.
+pub fn connect(session: &mut Session, target: &str, port: Option<u16>, flags: ConnectFlags) -> anyhow::Result<Reply> {
+    let t = Target::parse(target, port, flags.tls_on_connect)?;
+    let greeting = session.connect(&t, flags.insecure)?;
+    if flags.starttls {
+        if greeting.code.value() != 220 {
+            session.disconnect("no 220 greeting");
+            return Err(Error::Tls(format!(
+                "the server greeted with {} instead of 220, so STARTTLS can't be negotiated; stopping",
+                greeting.code
+            ))
+            .into());
+        }
+        return Ok(session.starttls_required()?);
+    }
+    Ok(greeting)
+}
+
+/// Run one line: a shell command, an SMTP command line, or (in body mode) a body line.
+/// `interactive` writes body lines at once instead of batching them.
+pub fn execute(session: &mut Session, line: &str, interactive: bool) -> anyhow::Result<Step> {
+    if session.in_body() {
+        return Ok(match session.body_line(line, interactive)? {
+            Some(r) => Step::Reply(r),
+            None => Step::Nothing,
+        });
+    }
+    if line.starts_with(':') {
+        let cmd = lang::parse_shell(line).map_err(|e| UsageError(e.0))?;
+        return shell(session, cmd);
+    }
+    if line.trim().is_empty() {
+        return Ok(Step::Nothing);
+    }
+    Ok(Step::Reply(session.command(line)?))
+}
+
+fn print(session: &mut Session, text: &str) {
+    session.transcript.print_only(text);
+}
+
+fn shell(session: &mut Session, cmd: ShellCmd) -> anyhow::Result<Step> {
+    match cmd {
+        ShellCmd::Help(topic) => {
+            print(session, &lang::help(topic.as_deref()));
+            Ok(Step::Nothing)
+        }
+        ShellCmd::Connect { target, starttls, tls_on_connect } => {
+            let insecure = session.config().tls.insecure;
+            let flags = ConnectFlags { starttls, tls_on_connect, insecure };
+            Ok(Step::Reply(connect(session, &target, None, flags)?))
+        }
+        ShellCmd::Starttls => Ok(Step::Reply(session.starttls_required()?)),
+        ShellCmd::Auth { mech, user } => Ok(Step::Reply(session.auth(mech, user.as_deref(), true)?)),
+        ShellCmd::Send(path) => Ok(Step::Reply(session.send_file(&path)?)),
+        ShellCmd::Caps => {
+            let text = match session.caps() {
+                Some(c) if c.entries.is_empty() => "the server advertised no extensions".to_string(),
+                Some(c) => c.entries.iter().map(|e| {
+                    if e.params.is_empty() { e.keyword.clone() } else { format!("{} {}", e.keyword, e.params.join(" ")) }
+                }).collect::<Vec<_>>().join("\n"),
+                None if session.state().tls => "no capabilities since STARTTLS: send EHLO".to_string(),
+                None => "no capabilities yet: send EHLO".to_string(),
+            };
+            print(session, &text);
+            Ok(Step::Nothing)
+        }
+        ShellCmd::B64(text) => {
+            let enc = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+            print(session, &enc);
+            Ok(Step::Nothing)
+        }
+        ShellCmd::Unb64(text) => {
+            let dec = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|e| UsageError(format!(":unb64: not valid base64 ({e})")))?;
+            print(session, &crate::smtp::escape::escape_bytes(&dec));
+            Ok(Step::Nothing)
+        }
+        ShellCmd::Raw(bytes) => Ok(match session.raw(&bytes)? {
+            Some(r) => Step::Reply(r),
+            None => Step::Nothing,
+        }),
+        ShellCmd::Expect(spec) => {
+            let (ok, code) = match session.last_reply() {
+                Some(r) => (spec.matches(r), Some(r.code.value())),
+                None => (false, None),
+            };
+            session.transcript.emit(Event::Expect { spec: spec.as_str().to_string(), ok, code });
+            Ok(Step::Expect { ok, spec: spec.as_str().to_string() })
+        }
+        ShellCmd::State => {
+            let text = state_text(session);
+            print(session, &text);
+            Ok(Step::Nothing)
+        }
+        ShellCmd::Save(path) => {
+            let n = session
+                .transcript
+                .save(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            session.note(format!("saved {n} events to {} (secrets redacted)", path.display()));
+            Ok(Step::Nothing)
+        }
+        ShellCmd::Quit => {
+            session.quit()?;
+            Ok(Step::Quit)
+        }
+    }
+}
+
+/// `:state`: where the session is.
+pub fn state_text(session: &Session) -> String {
+    let st = session.state();
+    let Some(t) = &st.target else {
+        return "not connected (use :connect TARGET)".to_string();
+    };
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let stage = match st.stage {
+        Stage::Idle => "no transaction".to_string(),
+        Stage::Mail => "MAIL accepted, no recipients yet".to_string(),
+        Stage::Rcpt(n) => format!("{n} recipient{} accepted", if n == 1 { "" } else { "s" }),
+        Stage::Data => "DATA: sending the body".to_string(),
+    };
+    format!(
+        "connected   {t}\ngreeted     {}\nhello       {}\nTLS         {}{}\nauth        {}\ntransaction {stage}",
+        yes(st.greeted),
+        yes(st.hello),
+        yes(st.tls),
+        if st.insecure { " (--insecure: NOT verified)" } else { "" },
+        st.user.as_deref().unwrap_or("no"),
+    )
+}
+
+/// An error for a script that ended in the middle of a body.
+pub fn unterminated_body() -> anyhow::Error {
+    anyhow!(UsageError("the input ended inside a DATA body (no lone '.' line); the message was not sent".into()))
+}

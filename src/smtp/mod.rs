@@ -1,0 +1,12 @@
+//! The SMTP protocol with no I/O: replies, capabilities, command-line checks, the DATA
+//! encoder, AUTH mechanisms and display escaping.
+//!
+//! Nothing in here touches a socket or a terminal, so the client, the practice server and
+//! the tests share one definition of the wire format.
+
+pub mod auth;
+pub mod caps;
+pub mod command;
+pub mod data;
+pub mod escape;
+pub mod reply;

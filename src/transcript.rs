@@ -1,0 +1,371 @@
+//! Events of a session, and their renderings: the terminal (with or without colour), JSON
+//! Lines, Markdown. Secrets never get here: the session puts `<redacted>` in an event
+//! before it is made, so no rendering can leak one (PRODUCT.md safety rule 5).
+
+use std::io::Write;
+use std::time::Duration;
+
+use colored::Colorize;
+use serde::Serialize;
+
+use crate::net::tls::CertSummary;
+use crate::smtp::caps::Capabilities;
+use crate::smtp::reply::{Class, Reply};
+
+/// How loud a note is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Information.
+    Info,
+    /// Something odd the user should know.
+    Warn,
+}
+
+/// One thing that happened in a session.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A connection is being made.
+    Connect {
+        /// The target as typed.
+        target: String,
+        /// The address connected to.
+        addr: String,
+        /// Time to connect (and handshake, for implicit TLS), milliseconds.
+        ms: f64,
+    },
+    /// TLS is up.
+    Tls {
+        /// What was negotiated and the certificate.
+        #[serde(flatten)]
+        summary: CertSummary,
+        /// Whether verification was switched off by `--insecure`.
+        insecure: bool,
+    },
+    /// A command line was sent (redacted where it holds a secret).
+    Sent {
+        /// The line as shown, without CRLF.
+        line: String,
+        /// Over TLS.
+        tls: bool,
+        /// Whether a secret was replaced by `<redacted>`.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        redacted: bool,
+    },
+    /// A body line was sent (as on the wire, dot-stuffed, without CRLF).
+    BodyLine {
+        /// The line, escaped for display.
+        line: String,
+        /// Over TLS.
+        tls: bool,
+    },
+    /// A whole body was sent (from `:send` or at the end of body mode).
+    Body {
+        /// Lines in the body.
+        lines: u64,
+        /// Octets on the wire, the final `.` line included.
+        bytes: u64,
+        /// Lines that got an extra dot.
+        stuffed: u64,
+        /// Bare CR or LF turned into CRLF.
+        fixed_endings: u64,
+        /// Where it came from (`:send FILE`), if a file.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+    },
+    /// A reply arrived.
+    Reply {
+        /// The code.
+        code: u16,
+        /// The enhanced status code, when present.
+        enhanced: Option<String>,
+        /// Each line's text, escaped for display.
+        lines: Vec<String>,
+        /// Time from the end of the command (or connect) to the complete reply, ms.
+        ms: f64,
+        /// Over TLS.
+        tls: bool,
+        /// The parsed capabilities, when this was a 250 to EHLO/LHLO.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        capabilities: Option<Capabilities>,
+    },
+    /// A local note (not from the server).
+    Note {
+        /// Info or warning.
+        level: Level,
+        /// The text.
+        text: String,
+    },
+    /// The result of an `:expect`.
+    Expect {
+        /// What was expected.
+        spec: String,
+        /// Whether it matched.
+        ok: bool,
+        /// The code it was checked against (absent when there was no reply).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u16>,
+    },
+    /// The connection ended.
+    Closed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Event {
+    /// A reply event.
+    pub fn reply(reply: &Reply, elapsed: Duration, tls: bool, caps: Option<Capabilities>) -> Event {
+        Event::Reply {
+            code: reply.code.value(),
+            enhanced: reply.enhanced.map(|e| e.to_string()),
+            lines: reply.display_lines(),
+            ms: elapsed.as_secs_f64() * 1000.0,
+            tls,
+            capabilities: caps,
+        }
+    }
+
+    /// An info note.
+    pub fn note(text: impl Into<String>) -> Event {
+        Event::Note { level: Level::Info, text: text.into() }
+    }
+
+    /// A warning note.
+    pub fn warn(text: impl Into<String>) -> Event {
+        Event::Note { level: Level::Warn, text: text.into() }
+    }
+}
+
+/// How events are shown on the terminal (or a pipe).
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// Colour on.
+    pub color: bool,
+    /// Print body lines (off at the prompt, where the user just typed them).
+    pub echo_body: bool,
+    /// JSON Lines instead of text.
+    pub json: bool,
+}
+
+/// Where events go: printed as they happen, and kept for `:save`.
+pub struct Transcript {
+    style: Style,
+    events: Vec<Event>,
+    out: Box<dyn Write>,
+}
+
+impl std::fmt::Debug for Transcript {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transcript").field("events", &self.events.len()).finish()
+    }
+}
+
+impl Transcript {
+    /// A transcript printing to `out`.
+    pub fn new(style: Style, out: Box<dyn Write>) -> Transcript {
+        Transcript { style, events: Vec::new(), out }
+    }
+
+    /// Record and print one event. A write error on stdout (a closed pipe) is ignored here;
+    /// `main` deals with broken pipes.
+    pub fn emit(&mut self, ev: Event) {
+        let text = if self.style.json {
+            Some(json_line(&ev))
+        } else {
+            render(&ev, self.style)
+        };
+        if let Some(text) = text {
+            let _ = writeln!(self.out, "{text}");
+            let _ = self.out.flush();
+        }
+        self.events.push(ev);
+    }
+
+    /// Print text that is not part of the session (help, `:b64` output) without keeping it,
+    /// so `:save` never holds what the helpers decoded.
+    pub fn print_only(&mut self, text: &str) {
+        let line = if self.style.json {
+            serde_json::json!({"event": "output", "text": text}).to_string()
+        } else {
+            text.to_string()
+        };
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
+    }
+
+    /// Everything so far.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Save the transcript: `.md` Markdown, `.jsonl`/`.json` JSON Lines, else plain text.
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<usize> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let plain = Style { color: false, echo_body: true, json: false };
+        let mut s = String::new();
+        match ext.as_str() {
+            "jsonl" | "json" => {
+                for ev in &self.events {
+                    s.push_str(&json_line(ev));
+                    s.push('\n');
+                }
+            }
+            "md" | "markdown" => {
+                s.push_str("# smtpsh transcript\n\n`C:` client, `S:` server, `~` instead of `:` over TLS, `*` local notes.\n\n```text\n");
+                for ev in &self.events {
+                    if let Some(t) = render(ev, plain) {
+                        s.push_str(&t.replace("```", "`\u{200b}``"));
+                        s.push('\n');
+                    }
+                }
+                s.push_str("```\n");
+            }
+            _ => {
+                for ev in &self.events {
+                    if let Some(t) = render(ev, plain) {
+                        s.push_str(&t);
+                        s.push('\n');
+                    }
+                }
+            }
+        }
+        std::fs::write(path, &s)?;
+        Ok(self.events.len())
+    }
+}
+
+/// One event as a JSON object on one line.
+pub fn json_line(ev: &Event) -> String {
+    serde_json::to_string(ev).expect("events always serialise")
+}
+
+fn tag(who: char, tls: bool) -> String {
+    format!("{who}{}", if tls { '~' } else { ':' })
+}
+
+fn ms(ms: f64) -> String {
+    if ms < 10.0 { format!("({ms:.1} ms)") } else { format!("({ms:.0} ms)") }
+}
+
+/// Render an event as terminal text (several lines for a multi-line reply), or `None` for
+/// events not shown in this style.
+pub fn render(ev: &Event, style: Style) -> Option<String> {
+    let paint = |s: String, f: fn(&str) -> colored::ColoredString| -> String {
+        if style.color { f(&s).to_string() } else { s }
+    };
+    Some(match ev {
+        Event::Connect { target, addr, ms: t } => {
+            paint(format!("* connected to {target} ({addr}) {}", ms(*t)), |s| s.dimmed())
+        }
+        Event::Tls { summary: s, insecure } => {
+            let mut out = format!(
+                "* TLS {} {}; lines marked ~ go over TLS\n*   subject  {}\n*   names    {}\n*   issuer   {}\n*   valid    {} .. {}\n*   sha256   {}",
+                s.version,
+                s.cipher,
+                s.subject,
+                if s.names.is_empty() { "(none)".to_string() } else { s.names.join(", ") },
+                s.issuer,
+                s.not_before,
+                s.not_after,
+                s.sha256
+            );
+            out = paint(out, |s| s.dimmed());
+            if let Some(err) = &s.verify_error {
+                let w = format!(
+                    "! INSECURE: the certificate was NOT verified for {:?}: {err}; anyone on the path could be reading this session",
+                    s.verified_name
+                );
+                out.push('\n');
+                out.push_str(&paint(w, |s| s.red().bold()));
+            } else if *insecure {
+                out.push('\n');
+                out.push_str(&paint(
+                    "! --insecure: verification is off for this session (this certificate did verify)".into(),
+                    |s| s.yellow(),
+                ));
+            } else {
+                out.push('\n');
+                out.push_str(&paint(format!("*   verified for {}", s.verified_name), |s| s.dimmed()));
+            }
+            out
+        }
+        Event::Sent { line, tls, .. } => {
+            let t = tag('C', *tls);
+            if style.color { format!("{} {}", t.bold(), line.bold()) } else { format!("{t} {line}") }
+        }
+        Event::BodyLine { line, tls } => {
+            if !style.echo_body {
+                return None;
+            }
+            format!("{} {line}", tag('C', *tls))
+        }
+        Event::Body { lines, bytes, stuffed, fixed_endings, file } => {
+            let from = file.as_ref().map(|f| format!(" from {f}")).unwrap_or_default();
+            paint(
+                format!(
+                    "* body{from}: {lines} lines, {bytes} octets on the wire, {stuffed} dot-stuffed, {fixed_endings} line ends made CRLF"
+                ),
+                |s| s.dimmed(),
+            )
+        }
+        Event::Reply { code, enhanced, lines, ms: t, tls, capabilities } => {
+            let class = crate::smtp::reply::Code::new(*code).map(|c| c.class());
+            let code_s = if style.color {
+                match class {
+                    Some(Class::PositiveCompletion) => code.to_string().green().bold().to_string(),
+                    Some(Class::PositiveIntermediate) => code.to_string().cyan().bold().to_string(),
+                    Some(Class::TransientNegative) => code.to_string().yellow().bold().to_string(),
+                    _ => code.to_string().red().bold().to_string(),
+                }
+            } else {
+                code.to_string()
+            };
+            let enh = enhanced
+                .as_ref()
+                .map(|e| {
+                    let e = format!("[{e}] ");
+                    if style.color { e.dimmed().to_string() } else { e }
+                })
+                .unwrap_or_default();
+            let t_tag = tag('S', *tls);
+            let timing = paint(ms(*t), |s| s.dimmed());
+            // EHLO replies are shown compactly: the greeting line, then the parsed capabilities.
+            let shown: Vec<&String> = if capabilities.is_some() { lines.iter().take(1).collect() } else { lines.iter().collect() };
+            let n = shown.len();
+            let mut out = String::new();
+            for (i, l) in shown.iter().enumerate() {
+                let last = i + 1 == n;
+                let sep = if last { ' ' } else { '-' };
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&format!("{t_tag} {code_s}{sep}{enh}{l}"));
+                if last {
+                    out.push_str("  ");
+                    out.push_str(&timing);
+                }
+            }
+            if let Some(c) = capabilities {
+                out.push('\n');
+                out.push_str(&paint(
+                    format!("* capabilities ({} lines): {}", lines.len().saturating_sub(1), c.compact()),
+                    |s| s.dimmed(),
+                ));
+            }
+            out
+        }
+        Event::Note { level: Level::Info, text } => paint(format!("* {text}"), |s| s.dimmed()),
+        Event::Note { level: Level::Warn, text } => paint(format!("! {text}"), |s| s.yellow()),
+        Event::Expect { spec, ok, code } => {
+            let got = code.map(|c| c.to_string()).unwrap_or_else(|| "no reply".into());
+            if *ok {
+                paint(format!("* expect {spec}: ok ({got})"), |s| s.dimmed())
+            } else {
+                paint(format!("! expect {spec}: FAILED, got {got}"), |s| s.red().bold())
+            }
+        }
+        Event::Closed { reason } => paint(format!("* connection closed: {reason}"), |s| s.dimmed()),
+    })
+}
