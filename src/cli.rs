@@ -129,7 +129,9 @@ pub struct Cli {
 fn positive_secs(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() && v <= 86_400.0 => Ok(v),
-        _ => Err(format!("{s:?} is not a number of seconds between 0 and 86400")),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 
@@ -152,6 +154,10 @@ mod tests {
 
     #[test]
     fn smtps_alias() {
-        assert!(Cli::try_parse_from(["smtpsh", "--smtps", "h"]).unwrap().tls_on_connect);
+        assert!(
+            Cli::try_parse_from(["smtpsh", "--smtps", "h"])
+                .unwrap()
+                .tls_on_connect
+        );
     }
 }

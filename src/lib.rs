@@ -17,4 +17,7 @@ pub mod smtp;
 pub mod transcript;
 
 /// `--version`: the version and the TLS backend.
-pub const VERSION_LINE: &str = concat!(env!("CARGO_PKG_VERSION"), " (TLS: OpenSSL, via the openssl crate)");
+pub const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (TLS: OpenSSL, via the openssl crate)"
+);

@@ -28,7 +28,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // A closed stdout (`smtpsh … | head`) is not an error worth a message.
-            if err.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)) {
+            if err.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::from(0);
             }
             eprintln!("smtpsh: error: {err:#}");
@@ -43,14 +46,20 @@ fn hostname() -> String {
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty() && command::check_value("hostname", s).is_ok() && !s.contains(' '))
+        .filter(|s| {
+            !s.is_empty() && command::check_value("hostname", s).is_ok() && !s.contains(' ')
+        })
         .unwrap_or_else(|| "localhost".to_string())
 }
 
 fn password(cli: &Cli) -> anyhow::Result<Option<Secret>> {
     if let Some(path) = &cli.password_file {
-        let mut p = std::fs::read_to_string(path)
-            .map_err(|e| UsageError(format!("cannot read --password-file {}: {e}", path.display())))?;
+        let mut p = std::fs::read_to_string(path).map_err(|e| {
+            UsageError(format!(
+                "cannot read --password-file {}: {e}",
+                path.display()
+            ))
+        })?;
         // One trailing newline is the file's, not the password's.
         if p.ends_with('\n') {
             p.pop();
@@ -69,7 +78,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ColorWhen::Always => true,
         ColorWhen::Never => false,
         // Scripts: no colour unless asked (PRODUCT.md, "Output").
-        ColorWhen::Auto => !script_mode && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ColorWhen::Auto => {
+            !script_mode
+                && io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     };
     colored::control::set_override(color);
 
@@ -78,7 +91,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(n) => {
             command::check_value("--ehlo", n).map_err(|e| UsageError(format!("--ehlo: {e}")))?;
             if n.is_empty() || n.contains(' ') {
-                return Err(UsageError("--ehlo: the name must be one non-empty word".into()).into());
+                return Err(
+                    UsageError("--ehlo: the name must be one non-empty word".into()).into(),
+                );
             }
             n.clone()
         }
@@ -88,28 +103,45 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         command::check_value("--user", u).map_err(|e| UsageError(format!("--user: {e}")))?;
     }
     if let Some(n) = &cli.tls_name {
-        command::check_value("--tls-name", n).map_err(|e| UsageError(format!("--tls-name: {e}")))?;
+        command::check_value("--tls-name", n)
+            .map_err(|e| UsageError(format!("--tls-name: {e}")))?;
     }
     let config = Config {
         ehlo_name,
         timeout: Duration::from_secs_f64(cli.timeout),
         connect_timeout: Duration::from_secs_f64(cli.connect_timeout),
-        tls: TlsOptions { insecure: cli.insecure, cafile: cli.cafile.clone(), tls_name: cli.tls_name.clone() },
+        tls: TlsOptions {
+            insecure: cli.insecure,
+            cafile: cli.cafile.clone(),
+            tls_name: cli.tls_name.clone(),
+        },
         user: cli.user.clone(),
         password: password(&cli)?,
     };
-    let style = Style { color, echo_body: script_mode, json: cli.json };
+    let style = Style {
+        color,
+        echo_body: script_mode,
+        json: cli.json,
+    };
     let transcript = Transcript::new(style, Box::new(io::stdout()));
     let mut session = Session::new(config, transcript, Box::new(TtyAsk::new(!script_mode)));
     if cli.insecure {
-        eprintln!("smtpsh: WARNING: --insecure: certificates and names are NOT verified for this whole session");
+        eprintln!(
+            "smtpsh: WARNING: --insecure: certificates and names are NOT verified for this whole session"
+        );
     }
 
-    let flags = exec::ConnectFlags { starttls: cli.starttls, tls_on_connect: cli.tls_on_connect, insecure: cli.insecure };
+    let flags = exec::ConnectFlags {
+        starttls: cli.starttls,
+        tls_on_connect: cli.tls_on_connect,
+        insecure: cli.insecure,
+    };
     if script_mode {
         let (input, name): (Box<dyn io::BufRead>, String) = match &cli.script {
             Some(p) => {
-                let f = std::fs::File::open(p).map_err(|e| UsageError(format!("cannot open --script {}: {e}", p.display())))?;
+                let f = std::fs::File::open(p).map_err(|e| {
+                    UsageError(format!("cannot open --script {}: {e}", p.display()))
+                })?;
                 (Box::new(io::BufReader::new(f)), p.display().to_string())
             }
             None => (Box::new(io::stdin().lock()), "<stdin>".to_string()),
@@ -117,18 +149,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         if let Some(t) = &cli.target {
             let r = exec::connect(&mut session, t, cli.port, flags)?;
             if smtpsh::shell::lang::is_failure(&r) {
-                return Err(smtpsh::error::ExpectationFailed(format!("the server answered {} on connecting", r.code)).into());
+                return Err(smtpsh::error::ExpectationFailed(format!(
+                    "the server answered {} on connecting",
+                    r.code
+                ))
+                .into());
             }
         }
         script::run(&mut session, input, &name, cli.keep_going)?;
         return Ok(());
     }
 
-    let history = if cli.no_history { None } else { cli.history.clone().or_else(repl::default_history_path) };
+    let history = if cli.no_history {
+        None
+    } else {
+        cli.history.clone().or_else(repl::default_history_path)
+    };
     if let Some(t) = &cli.target {
         if let Err(e) = exec::connect(&mut session, t, cli.port, flags) {
             // TLS that was required and failed ends the program: never a plaintext shell.
-            if cli.starttls || cli.tls_on_connect || !matches!(e.downcast_ref::<Error>(), Some(Error::Connect { .. })) {
+            if cli.starttls
+                || cli.tls_on_connect
+                || !matches!(e.downcast_ref::<Error>(), Some(Error::Connect { .. }))
+            {
                 return Err(e).context("connecting");
             }
             eprintln!("smtpsh: error: {e:#}");

@@ -104,7 +104,9 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("state", &self.state).finish()
+        f.debug_struct("Session")
+            .field("state", &self.state)
+            .finish()
     }
 }
 
@@ -189,7 +191,11 @@ impl Session {
             ms: start.elapsed().as_secs_f64() * 1000.0,
         });
         let tls = conn.tls().cloned();
-        self.state = State { target: Some(target.clone()), insecure, ..State::default() };
+        self.state = State {
+            target: Some(target.clone()),
+            insecure,
+            ..State::default()
+        };
         self.conn = Some(conn);
         if let Some(summary) = tls {
             self.state.tls = true;
@@ -210,7 +216,9 @@ impl Session {
         self.owed = 0;
         if let Some(c) = self.conn.take() {
             c.close();
-            self.emit(Event::Closed { reason: reason.to_string() });
+            self.emit(Event::Closed {
+                reason: reason.to_string(),
+            });
         }
         self.caps = None;
         self.state = State::default();
@@ -249,9 +257,9 @@ impl Session {
                 Warning::LongLine { len } => self.warn(format!(
                     "the server sent a {len}-octet line; SMTP allows 512 (RFC 5321 §4.5.3.1.5)"
                 )),
-                Warning::BareLf => {
-                    self.warn("the server ended a line with a bare LF instead of CRLF (RFC 5321 §2.3.8)")
-                }
+                Warning::BareLf => self.warn(
+                    "the server ended a line with a bare LF instead of CRLF (RFC 5321 §2.3.8)",
+                ),
             }
         }
         let reply = parsed.reply;
@@ -288,7 +296,11 @@ impl Session {
         let timeout = self.config.timeout;
         let tls = self.state.tls;
         self.conn()?.send(wire, timeout)?;
-        self.emit(Event::Sent { line: shown, tls, redacted });
+        self.emit(Event::Sent {
+            line: shown,
+            tls,
+            redacted,
+        });
         Ok(())
     }
 
@@ -305,7 +317,9 @@ impl Session {
     pub fn command(&mut self, line: &str) -> Result<Reply, Error> {
         command::check_line(line.as_bytes())?;
         if self.body.is_some() {
-            return Err(Error::Usage("in body mode: end the body with a lone '.' first".into()));
+            return Err(Error::Usage(
+                "in body mode: end the body with a lone '.' first".into(),
+            ));
         }
         self.conn()?;
         self.guard(|s| s.command_inner(line))
@@ -383,13 +397,18 @@ impl Session {
             Verb::Starttls if code == 220 => self.upgrade()?,
             Verb::Data if code == 354 => {
                 self.state.stage = Stage::Data;
-                self.body = Some(Body { stuffer: DotStuffer::new(), buf: Vec::with_capacity(64 * 1024) });
+                self.body = Some(Body {
+                    stuffer: DotStuffer::new(),
+                    buf: Vec::with_capacity(64 * 1024),
+                });
             }
             Verb::Quit if code == 221 => {
                 if let Some(c) = self.conn.take() {
                     c.close();
                 }
-                self.emit(Event::Closed { reason: "QUIT".into() });
+                self.emit(Event::Closed {
+                    reason: "QUIT".into(),
+                });
                 self.state = State::default();
                 self.caps = None;
             }
@@ -404,7 +423,12 @@ impl Session {
 
     /// After a 220 to STARTTLS: the handshake, at once, nothing written before it ends.
     fn upgrade(&mut self) -> Result<(), Error> {
-        let host = self.state.target.as_ref().map(|t| t.host.clone()).unwrap_or_default();
+        let host = self
+            .state
+            .target
+            .as_ref()
+            .map(|t| t.host.clone())
+            .unwrap_or_default();
         let timeout = self.config.timeout;
         let opts = self.config.tls.clone();
         let summary = self.conn()?.starttls(&host, &opts, timeout)?.clone();
@@ -460,7 +484,12 @@ impl Session {
     /// A guided AUTH exchange (RFC 4954): asks for what is missing, shows each challenge
     /// decoded, computes and sends the responses redacted. `initial` sends the first response
     /// with the AUTH command (RFC 4954 §4) where the mechanism has one.
-    pub fn auth(&mut self, mech: Mechanism, user: Option<&str>, initial: bool) -> Result<Reply, Error> {
+    pub fn auth(
+        &mut self,
+        mech: Mechanism,
+        user: Option<&str>,
+        initial: bool,
+    ) -> Result<Reply, Error> {
         self.conn()?;
         // Ask before anything is sent, so `*` at a prompt costs nothing on the wire.
         let default = self.config.user.clone();
@@ -474,12 +503,20 @@ impl Session {
             None => self.ask.password(&user)?,
         };
         if password.expose().bytes().any(|b| b == 0) {
-            return Err(Error::Usage("the password holds a NUL byte, which PLAIN can't carry".into()));
+            return Err(Error::Usage(
+                "the password holds a NUL byte, which PLAIN can't carry".into(),
+            ));
         }
         self.guard(|s| s.auth_exchange(mech, &user, &password, initial))
     }
 
-    fn auth_exchange(&mut self, mech: Mechanism, user: &str, password: &Secret, initial: bool) -> Result<Reply, Error> {
+    fn auth_exchange(
+        &mut self,
+        mech: Mechanism,
+        user: &str,
+        password: &Secret,
+        initial: bool,
+    ) -> Result<Reply, Error> {
         self.settle_owed()?;
         let name = mech.name();
         let mut r = if mech == Mechanism::Plain && initial {
@@ -487,7 +524,11 @@ impl Session {
             let wire = format!("AUTH PLAIN {}\r\n", resp.expose());
             self.exchange(wire.as_bytes(), "AUTH PLAIN <redacted>".into(), true)?
         } else {
-            self.exchange(format!("AUTH {name}\r\n").as_bytes(), format!("AUTH {name}"), false)?
+            self.exchange(
+                format!("AUTH {name}\r\n").as_bytes(),
+                format!("AUTH {name}"),
+                false,
+            )?
         };
         let mut step = 0;
         while r.code.value() == 334 && step < 4 {
@@ -495,7 +536,9 @@ impl Session {
             let challenge = match auth::decode_challenge(&text) {
                 Ok(c) => c,
                 Err(e) => {
-                    self.warn(format!("{e}; cancelling the exchange with '*' (RFC 4954 §4)"));
+                    self.warn(format!(
+                        "{e}; cancelling the exchange with '*' (RFC 4954 §4)"
+                    ));
                     r = self.exchange(b"*\r\n", "*".into(), false)?;
                     break;
                 }
@@ -506,7 +549,10 @@ impl Session {
             }
             let (wire, shown): (Secret, String) = match mech {
                 Mechanism::Plain => (auth::plain(None, user, password), "<redacted>".into()),
-                Mechanism::CramMd5 => (auth::cram_md5(user, password, &challenge), "<redacted>".into()),
+                Mechanism::CramMd5 => (
+                    auth::cram_md5(user, password, &challenge),
+                    "<redacted>".into(),
+                ),
                 Mechanism::Login => {
                     let lc = String::from_utf8_lossy(&challenge).to_ascii_lowercase();
                     // The LOGIN draft asks "Username:" then "Password:"; go by the prompt,
@@ -526,7 +572,9 @@ impl Session {
             step += 1;
         }
         if r.code.value() == 334 {
-            self.warn("the server keeps challenging; cancelling the exchange with '*' (RFC 4954 §4)");
+            self.warn(
+                "the server keeps challenging; cancelling the exchange with '*' (RFC 4954 §4)",
+            );
             r = self.exchange(b"*\r\n", "*".into(), false)?;
         }
         self.after_auth_reply(&r, Some(user));
@@ -550,12 +598,18 @@ impl Session {
         self.guard(|s| {
             let tls = s.state.tls;
             let timeout = s.config.timeout;
-            let body = s.body.as_mut().ok_or_else(|| Error::Usage("not in body mode".into()))?;
+            let body = s
+                .body
+                .as_mut()
+                .ok_or_else(|| Error::Usage("not in body mode".into()))?;
             if line == "." {
                 let mut body = s.body.take().expect("checked");
                 let summary = body.stuffer.finish(&mut body.buf);
                 s.conn()?.send(&body.buf, timeout)?;
-                s.emit(Event::BodyLine { line: ".".into(), tls });
+                s.emit(Event::BodyLine {
+                    line: ".".into(),
+                    tls,
+                });
                 return s.end_body(summary, None).map(Some);
             }
             let start = body.buf.len();
@@ -583,7 +637,10 @@ impl Session {
             ));
         }
         if summary.long_line_count > summary.long_lines.len() as u64 {
-            self.warn(format!("{} body lines in all are over 998 octets", summary.long_line_count));
+            self.warn(format!(
+                "{} body lines in all are over 998 octets",
+                summary.long_line_count
+            ));
         }
         self.emit(Event::Body {
             lines: summary.lines,

@@ -129,12 +129,18 @@ impl Event {
 
     /// An info note.
     pub fn note(text: impl Into<String>) -> Event {
-        Event::Note { level: Level::Info, text: text.into() }
+        Event::Note {
+            level: Level::Info,
+            text: text.into(),
+        }
     }
 
     /// A warning note.
     pub fn warn(text: impl Into<String>) -> Event {
-        Event::Note { level: Level::Warn, text: text.into() }
+        Event::Note {
+            level: Level::Warn,
+            text: text.into(),
+        }
     }
 }
 
@@ -158,14 +164,20 @@ pub struct Transcript {
 
 impl std::fmt::Debug for Transcript {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transcript").field("events", &self.events.len()).finish()
+        f.debug_struct("Transcript")
+            .field("events", &self.events.len())
+            .finish()
     }
 }
 
 impl Transcript {
     /// A transcript printing to `out`.
     pub fn new(style: Style, out: Box<dyn Write>) -> Transcript {
-        Transcript { style, events: Vec::new(), out }
+        Transcript {
+            style,
+            events: Vec::new(),
+            out,
+        }
     }
 
     /// Record and print one event. A write error on stdout (a closed pipe) is ignored here;
@@ -202,8 +214,16 @@ impl Transcript {
 
     /// Save the transcript: `.md` Markdown, `.jsonl`/`.json` JSON Lines, else plain text.
     pub fn save(&self, path: &std::path::Path) -> std::io::Result<usize> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        let plain = Style { color: false, echo_body: true, json: false };
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let plain = Style {
+            color: false,
+            echo_body: true,
+            json: false,
+        };
         let mut s = String::new();
         match ext.as_str() {
             "jsonl" | "json" => {
@@ -246,7 +266,11 @@ fn tag(who: char, tls: bool) -> String {
 }
 
 fn ms(ms: f64) -> String {
-    if ms < 10.0 { format!("({ms:.1} ms)") } else { format!("({ms:.0} ms)") }
+    if ms < 10.0 {
+        format!("({ms:.1} ms)")
+    } else {
+        format!("({ms:.0} ms)")
+    }
 }
 
 /// Render an event as terminal text (several lines for a multi-line reply), or `None` for
@@ -256,16 +280,28 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
         if style.color { f(&s).to_string() } else { s }
     };
     Some(match ev {
-        Event::Connect { target, addr, ms: t } => {
-            paint(format!("* connected to {target} ({addr}) {}", ms(*t)), |s| s.dimmed())
-        }
-        Event::Tls { summary: s, insecure } => {
+        Event::Connect {
+            target,
+            addr,
+            ms: t,
+        } => paint(
+            format!("* connected to {target} ({addr}) {}", ms(*t)),
+            |s| s.dimmed(),
+        ),
+        Event::Tls {
+            summary: s,
+            insecure,
+        } => {
             let mut out = format!(
                 "* TLS {} {}; lines marked ~ go over TLS\n*   subject  {}\n*   names    {}\n*   issuer   {}\n*   valid    {} .. {}\n*   sha256   {}",
                 s.version,
                 s.cipher,
                 s.subject,
-                if s.names.is_empty() { "(none)".to_string() } else { s.names.join(", ") },
+                if s.names.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    s.names.join(", ")
+                },
                 s.issuer,
                 s.not_before,
                 s.not_after,
@@ -287,13 +323,20 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
                 ));
             } else {
                 out.push('\n');
-                out.push_str(&paint(format!("*   verified for {}", s.verified_name), |s| s.dimmed()));
+                out.push_str(&paint(
+                    format!("*   verified for {}", s.verified_name),
+                    |s| s.dimmed(),
+                ));
             }
             out
         }
         Event::Sent { line, tls, .. } => {
             let t = tag('C', *tls);
-            if style.color { format!("{} {}", t.bold(), line.bold()) } else { format!("{t} {line}") }
+            if style.color {
+                format!("{} {}", t.bold(), line.bold())
+            } else {
+                format!("{t} {line}")
+            }
         }
         Event::BodyLine { line, tls } => {
             if !style.echo_body {
@@ -301,8 +344,17 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             }
             format!("{} {line}", tag('C', *tls))
         }
-        Event::Body { lines, bytes, stuffed, fixed_endings, file } => {
-            let from = file.as_ref().map(|f| format!(" from {f}")).unwrap_or_default();
+        Event::Body {
+            lines,
+            bytes,
+            stuffed,
+            fixed_endings,
+            file,
+        } => {
+            let from = file
+                .as_ref()
+                .map(|f| format!(" from {f}"))
+                .unwrap_or_default();
             paint(
                 format!(
                     "* body{from}: {lines} lines, {bytes} octets on the wire, {stuffed} dot-stuffed, {fixed_endings} line ends made CRLF"
@@ -310,7 +362,14 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
                 |s| s.dimmed(),
             )
         }
-        Event::Reply { code, enhanced, lines, ms: t, tls, capabilities } => {
+        Event::Reply {
+            code,
+            enhanced,
+            lines,
+            ms: t,
+            tls,
+            capabilities,
+        } => {
             let class = crate::smtp::reply::Code::new(*code).map(|c| c.class());
             let code_s = if style.color {
                 match class {
@@ -326,13 +385,21 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
                 .as_ref()
                 .map(|e| {
                     let e = format!("[{e}] ");
-                    if style.color { e.dimmed().to_string() } else { e }
+                    if style.color {
+                        e.dimmed().to_string()
+                    } else {
+                        e
+                    }
                 })
                 .unwrap_or_default();
             let t_tag = tag('S', *tls);
             let timing = paint(ms(*t), |s| s.dimmed());
             // EHLO replies are shown compactly: the greeting line, then the parsed capabilities.
-            let shown: Vec<&String> = if capabilities.is_some() { lines.iter().take(1).collect() } else { lines.iter().collect() };
+            let shown: Vec<&String> = if capabilities.is_some() {
+                lines.iter().take(1).collect()
+            } else {
+                lines.iter().collect()
+            };
             let n = shown.len();
             let mut out = String::new();
             for (i, l) in shown.iter().enumerate() {
@@ -350,20 +417,34 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             if let Some(c) = capabilities {
                 out.push('\n');
                 out.push_str(&paint(
-                    format!("* capabilities ({} lines): {}", lines.len().saturating_sub(1), c.compact()),
+                    format!(
+                        "* capabilities ({} lines): {}",
+                        lines.len().saturating_sub(1),
+                        c.compact()
+                    ),
                     |s| s.dimmed(),
                 ));
             }
             out
         }
-        Event::Note { level: Level::Info, text } => paint(format!("* {text}"), |s| s.dimmed()),
-        Event::Note { level: Level::Warn, text } => paint(format!("! {text}"), |s| s.yellow()),
+        Event::Note {
+            level: Level::Info,
+            text,
+        } => paint(format!("* {text}"), |s| s.dimmed()),
+        Event::Note {
+            level: Level::Warn,
+            text,
+        } => paint(format!("! {text}"), |s| s.yellow()),
         Event::Expect { spec, ok, code } => {
-            let got = code.map(|c| c.to_string()).unwrap_or_else(|| "no reply".into());
+            let got = code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "no reply".into());
             if *ok {
                 paint(format!("* expect {spec}: ok ({got})"), |s| s.dimmed())
             } else {
-                paint(format!("! expect {spec}: FAILED, got {got}"), |s| s.red().bold())
+                paint(format!("! expect {spec}: FAILED, got {got}"), |s| {
+                    s.red().bold()
+                })
             }
         }
         Event::Closed { reason } => paint(format!("* connection closed: {reason}"), |s| s.dimmed()),

@@ -63,15 +63,25 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("peer", &self.peer).field("tls", &self.tls.is_some()).finish()
+        f.debug_struct("Connection")
+            .field("peer", &self.peer)
+            .field("tls", &self.tls.is_some())
+            .finish()
     }
 }
 
 impl Connection {
     /// Connect to `target` (every resolved address in turn, each within `connect_timeout`),
     /// and run the TLS handshake at once for implicit TLS.
-    pub fn open(target: &Target, connect_timeout: Duration, tls_opts: &TlsOptions) -> Result<Connection, Error> {
-        let connect_err = |source| Error::Connect { target: target.to_string(), source };
+    pub fn open(
+        target: &Target,
+        connect_timeout: Duration,
+        tls_opts: &TlsOptions,
+    ) -> Result<Connection, Error> {
+        let connect_err = |source| Error::Connect {
+            target: target.to_string(),
+            source,
+        };
         let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
             .to_socket_addrs()
             .map_err(connect_err)?
@@ -112,7 +122,11 @@ impl Connection {
     /// Read one complete reply, within `timeout` from now (a deadline, not an idle timer: a
     /// server dripping bytes can't keep the wait alive). `cancelled` is polled so Ctrl-C can
     /// end the wait.
-    pub fn read_reply(&mut self, timeout: Duration, cancelled: &dyn Fn() -> bool) -> Result<Parsed, Error> {
+    pub fn read_reply(
+        &mut self,
+        timeout: Duration,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Parsed, Error> {
         let deadline = Instant::now() + timeout;
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -124,10 +138,15 @@ impl Connection {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::Timeout { secs: timeout.as_secs_f64() });
+                return Err(Error::Timeout {
+                    secs: timeout.as_secs_f64(),
+                });
             }
             let slice = (deadline - now).min(CANCEL_POLL);
-            self.stream.tcp().set_read_timeout(Some(slice)).map_err(Error::Io)?;
+            self.stream
+                .tcp()
+                .set_read_timeout(Some(slice))
+                .map_err(Error::Io)?;
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err(Error::Closed),
                 Ok(n) => self.parser.push(&buf[..n])?,
@@ -157,16 +176,32 @@ impl Connection {
 
     /// Write `bytes` in full within `timeout`.
     pub fn send(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), Error> {
-        self.stream.tcp().set_write_timeout(Some(timeout)).map_err(Error::Io)?;
+        self.stream
+            .tcp()
+            .set_write_timeout(Some(timeout))
+            .map_err(Error::Io)?;
         self.stream
             .write_all(bytes)
             .and_then(|()| self.stream.flush())
-            .map_err(|e| if is_timeout(&e) { Error::Timeout { secs: timeout.as_secs_f64() } } else { Error::Io(e) })
+            .map_err(|e| {
+                if is_timeout(&e) {
+                    Error::Timeout {
+                        secs: timeout.as_secs_f64(),
+                    }
+                } else {
+                    Error::Io(e)
+                }
+            })
     }
 
     /// Upgrade to TLS after a 220 to STARTTLS (RFC 3207 §4). Any byte already received after
     /// that 220 is response injection (CVE-2011-0411 and kin): refuse it and write nothing.
-    pub fn starttls(&mut self, host: &str, opts: &TlsOptions, timeout: Duration) -> Result<&CertSummary, Error> {
+    pub fn starttls(
+        &mut self,
+        host: &str,
+        opts: &TlsOptions,
+        timeout: Duration,
+    ) -> Result<&CertSummary, Error> {
         if self.tls.is_some() {
             return Err(Error::Usage("TLS is already on for this connection".into()));
         }
@@ -205,5 +240,8 @@ impl Connection {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }

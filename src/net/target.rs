@@ -73,7 +73,10 @@ impl Target {
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        if host.bytes().any(|b| b.is_ascii_control() || b == b' ' || b == b'/') {
+        if host
+            .bytes()
+            .any(|b| b.is_ascii_control() || b == b' ' || b == b'/')
+        {
             return Err(bad("the host holds a space, slash or control character"));
         }
         let typed_port = match typed_port {
@@ -144,8 +147,17 @@ mod tests {
     #[test]
     fn refusals() {
         for bad in [
-            "", ":25", "h:0", "h:70000", "h:x", "[::1", "[nope]:25", "http://h", "h\r\n:25",
-            "a b", "[::1]x",
+            "",
+            ":25",
+            "h:0",
+            "h:70000",
+            "h:x",
+            "[::1",
+            "[nope]:25",
+            "http://h",
+            "h\r\n:25",
+            "a b",
+            "[::1]x",
         ] {
             assert!(Target::parse(bad, None, false).is_err(), "{bad:?}");
         }
@@ -153,6 +165,9 @@ mod tests {
 
     #[test]
     fn display_brackets_v6() {
-        assert_eq!(Target::parse("[::1]:25", None, false).unwrap().to_string(), "[::1]:25");
+        assert_eq!(
+            Target::parse("[::1]:25", None, false).unwrap().to_string(),
+            "[::1]:25"
+        );
     }
 }

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::ssl::{HandshakeError, SslConnector, SslMethod, SslRef, SslStream, SslVerifyMode, SslVersion};
+use openssl::ssl::{
+    HandshakeError, SslConnector, SslMethod, SslRef, SslStream, SslVerifyMode, SslVersion,
+};
 use openssl::x509::{X509NameRef, X509VerifyResult};
 
 use crate::error::Error;
@@ -82,7 +84,9 @@ pub fn handshake<S: Read + Write>(
             };
             return Err(Error::Tls(why));
         }
-        Err(HandshakeError::SetupFailure(e)) => return Err(Error::Tls(format!("TLS setup failed: {e}"))),
+        Err(HandshakeError::SetupFailure(e)) => {
+            return Err(Error::Tls(format!("TLS setup failed: {e}")));
+        }
         Err(HandshakeError::WouldBlock(_)) => {
             return Err(Error::Tls("TLS handshake timed out".to_string()));
         }
@@ -95,12 +99,16 @@ fn connector(opts: &TlsOptions) -> Result<SslConnector, Error> {
     let tls = |e: openssl::error::ErrorStack| Error::Tls(format!("TLS setup failed: {e}"));
     let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(tls)?;
     // Safety rule 1: nothing older than TLS 1.2 (RFC 8996 deprecates 1.0 and 1.1).
-    b.set_min_proto_version(Some(SslVersion::TLS1_2)).map_err(tls)?;
+    b.set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(tls)?;
     if let Some(path) = &opts.cafile {
         let pem = std::fs::read(path)
             .map_err(|e| Error::Usage(format!("cannot read --cafile {}: {e}", path.display())))?;
         let certs = openssl::x509::X509::stack_from_pem(&pem).map_err(|e| {
-            Error::Usage(format!("--cafile {} holds no PEM certificate: {e}", path.display()))
+            Error::Usage(format!(
+                "--cafile {} holds no PEM certificate: {e}",
+                path.display()
+            ))
         })?;
         if certs.is_empty() {
             return Err(Error::Usage(format!(
@@ -119,7 +127,10 @@ fn summarize(ssl: &SslRef, name: &str) -> CertSummary {
     let verify = ssl.verify_result();
     let mut s = CertSummary {
         version: ssl.version_str().to_string(),
-        cipher: ssl.current_cipher().map(|c| c.name().to_string()).unwrap_or_default(),
+        cipher: ssl
+            .current_cipher()
+            .map(|c| c.name().to_string())
+            .unwrap_or_default(),
         subject: String::new(),
         names: Vec::new(),
         issuer: String::new(),
@@ -149,7 +160,11 @@ fn summarize(ssl: &SslRef, name: &str) -> CertSummary {
             }
         }
         if let Ok(d) = cert.digest(MessageDigest::sha256()) {
-            s.sha256 = d.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
+            s.sha256 = d
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":");
         }
     }
     s

@@ -25,7 +25,11 @@ impl TtyAsk {
 fn no_tty(what: &str) -> Error {
     Error::Usage(format!(
         "no {what} for AUTH and no terminal to ask on: use {}",
-        if what == "password" { "--password-file FILE or SMTPSH_PASSWORD" } else { "--user USER or :auth MECH USER" }
+        if what == "password" {
+            "--password-file FILE or SMTPSH_PASSWORD"
+        } else {
+            "--user USER or :auth MECH USER"
+        }
     ))
 }
 
@@ -34,9 +38,14 @@ impl Ask for TtyAsk {
         if let (false, Some(d)) = (self.interactive, default) {
             return Ok(d.to_string());
         }
-        let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty");
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty");
         let Ok(mut tty) = tty else {
-            return default.map(str::to_string).ok_or_else(|| no_tty("user name"));
+            return default
+                .map(str::to_string)
+                .ok_or_else(|| no_tty("user name"));
         };
         match default {
             Some(d) => write!(tty, "user [{d}] (* cancels): "),
@@ -45,11 +54,15 @@ impl Ask for TtyAsk {
         .map_err(Error::Io)?;
         tty.flush().map_err(Error::Io)?;
         let mut line = String::new();
-        std::io::BufReader::new(&tty).read_line(&mut line).map_err(Error::Io)?;
+        std::io::BufReader::new(&tty)
+            .read_line(&mut line)
+            .map_err(Error::Io)?;
         let line = line.trim_end_matches(['\r', '\n']).to_string();
         match line.as_str() {
             "*" => Err(Error::Cancelled),
-            "" => default.map(str::to_string).ok_or_else(|| Error::Usage("no user name given".into())),
+            "" => default
+                .map(str::to_string)
+                .ok_or_else(|| Error::Usage("no user name given".into())),
             u => Ok(u.to_string()),
         }
     }

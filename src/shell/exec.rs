@@ -41,7 +41,12 @@ pub struct ConnectFlags {
 }
 
 /// Connect, and with `starttls` run EHLO, STARTTLS, EHLO. Returns the last reply.
-pub fn connect(session: &mut Session, target: &str, port: Option<u16>, flags: ConnectFlags) -> anyhow::Result<Reply> {
+pub fn connect(
+    session: &mut Session,
+    target: &str,
+    port: Option<u16>,
+    flags: ConnectFlags,
+) -> anyhow::Result<Reply> {
     let t = Target::parse(target, port, flags.tls_on_connect)?;
     let greeting = session.connect(&t, flags.insecure)?;
     if flags.starttls {
@@ -87,21 +92,44 @@ fn shell(session: &mut Session, cmd: ShellCmd) -> anyhow::Result<Step> {
             print(session, &lang::help(topic.as_deref()));
             Ok(Step::Nothing)
         }
-        ShellCmd::Connect { target, starttls, tls_on_connect } => {
+        ShellCmd::Connect {
+            target,
+            starttls,
+            tls_on_connect,
+        } => {
             let insecure = session.config().tls.insecure;
-            let flags = ConnectFlags { starttls, tls_on_connect, insecure };
+            let flags = ConnectFlags {
+                starttls,
+                tls_on_connect,
+                insecure,
+            };
             Ok(Step::Reply(connect(session, &target, None, flags)?))
         }
         ShellCmd::Starttls => Ok(Step::Reply(session.starttls_required()?)),
-        ShellCmd::Auth { mech, user } => Ok(Step::Reply(session.auth(mech, user.as_deref(), true)?)),
+        ShellCmd::Auth { mech, user } => {
+            Ok(Step::Reply(session.auth(mech, user.as_deref(), true)?))
+        }
         ShellCmd::Send(path) => Ok(Step::Reply(session.send_file(&path)?)),
         ShellCmd::Caps => {
             let text = match session.caps() {
-                Some(c) if c.entries.is_empty() => "the server advertised no extensions".to_string(),
-                Some(c) => c.entries.iter().map(|e| {
-                    if e.params.is_empty() { e.keyword.clone() } else { format!("{} {}", e.keyword, e.params.join(" ")) }
-                }).collect::<Vec<_>>().join("\n"),
-                None if session.state().tls => "no capabilities since STARTTLS: send EHLO".to_string(),
+                Some(c) if c.entries.is_empty() => {
+                    "the server advertised no extensions".to_string()
+                }
+                Some(c) => c
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        if e.params.is_empty() {
+                            e.keyword.clone()
+                        } else {
+                            format!("{} {}", e.keyword, e.params.join(" "))
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                None if session.state().tls => {
+                    "no capabilities since STARTTLS: send EHLO".to_string()
+                }
                 None => "no capabilities yet: send EHLO".to_string(),
             };
             print(session, &text);
@@ -128,8 +156,15 @@ fn shell(session: &mut Session, cmd: ShellCmd) -> anyhow::Result<Step> {
                 Some(r) => (spec.matches(r), Some(r.code.value())),
                 None => (false, None),
             };
-            session.transcript.emit(Event::Expect { spec: spec.as_str().to_string(), ok, code });
-            Ok(Step::Expect { ok, spec: spec.as_str().to_string() })
+            session.transcript.emit(Event::Expect {
+                spec: spec.as_str().to_string(),
+                ok,
+                code,
+            });
+            Ok(Step::Expect {
+                ok,
+                spec: spec.as_str().to_string(),
+            })
         }
         ShellCmd::State => {
             let text = state_text(session);
@@ -141,7 +176,10 @@ fn shell(session: &mut Session, cmd: ShellCmd) -> anyhow::Result<Step> {
                 .transcript
                 .save(&path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            session.note(format!("saved {n} events to {} (secrets redacted)", path.display()));
+            session.note(format!(
+                "saved {n} events to {} (secrets redacted)",
+                path.display()
+            ));
             Ok(Step::Nothing)
         }
         ShellCmd::Quit => {
@@ -169,12 +207,18 @@ pub fn state_text(session: &Session) -> String {
         yes(st.greeted),
         yes(st.hello),
         yes(st.tls),
-        if st.insecure { " (--insecure: NOT verified)" } else { "" },
+        if st.insecure {
+            " (--insecure: NOT verified)"
+        } else {
+            ""
+        },
         st.user.as_deref().unwrap_or("no"),
     )
 }
 
 /// An error for a script that ended in the middle of a body.
 pub fn unterminated_body() -> anyhow::Error {
-    anyhow!(UsageError("the input ended inside a DATA body (no lone '.' line); the message was not sent".into()))
+    anyhow!(UsageError(
+        "the input ended inside a DATA body (no lone '.' line); the message was not sent".into()
+    ))
 }

@@ -53,36 +53,96 @@ pub enum ShellCmd {
 /// The shell commands, for `:help` and completion: name, arguments, what it does.
 pub const SHELL_COMMANDS: &[(&str, &str, &str)] = &[
     (":help", "[CMD]", "help on a shell command or an SMTP verb"),
-    (":connect", "TARGET [--starttls|--tls-on-connect]", "connect (again) to TARGET"),
-    (":starttls", "", "STARTTLS, then EHLO again; stops if TLS can't be had"),
-    (":auth", "MECH [USER]", "AUTH PLAIN, LOGIN or CRAM-MD5 in one step; the password is asked without echo"),
-    (":send", "FILE", "the whole DATA step from FILE, streamed, CRLF-normalised and dot-stuffed"),
+    (
+        ":connect",
+        "TARGET [--starttls|--tls-on-connect]",
+        "connect (again) to TARGET",
+    ),
+    (
+        ":starttls",
+        "",
+        "STARTTLS, then EHLO again; stops if TLS can't be had",
+    ),
+    (
+        ":auth",
+        "MECH [USER]",
+        "AUTH PLAIN, LOGIN or CRAM-MD5 in one step; the password is asked without echo",
+    ),
+    (
+        ":send",
+        "FILE",
+        "the whole DATA step from FILE, streamed, CRLF-normalised and dot-stuffed",
+    ),
     (":caps", "", "the capabilities of the last EHLO"),
-    (":expect", "SPEC", "check the last reply: 250, 2xx, 5.1.1, 550 5.1.1, or alternatives 250|251"),
+    (
+        ":expect",
+        "SPEC",
+        "check the last reply: 250, 2xx, 5.1.1, 550 5.1.1, or alternatives 250|251",
+    ),
     (":b64", "TEXT", "base64 of TEXT"),
     (":unb64", "TEXT", "decode base64 TEXT"),
-    (":raw", "TEXT", "send exact bytes; \\r \\n \\t \\xHH \\\\ are interpreted; no checks"),
-    (":state", "", "where the session is: connected, greeted, TLS, authenticated, transaction"),
-    (":save", "FILE", "save the transcript so far, redacted (.md, .jsonl, else text)"),
+    (
+        ":raw",
+        "TEXT",
+        "send exact bytes; \\r \\n \\t \\xHH \\\\ are interpreted; no checks",
+    ),
+    (
+        ":state",
+        "",
+        "where the session is: connected, greeted, TLS, authenticated, transaction",
+    ),
+    (
+        ":save",
+        "FILE",
+        "save the transcript so far, redacted (.md, .jsonl, else text)",
+    ),
     (":quit", "", "QUIT if connected, then leave"),
 ];
 
 /// SMTP verbs the shell knows, with their syntax and what they do.
 pub const VERBS: &[(&str, &str, &str)] = &[
-    ("EHLO", "EHLO [domain]", "greet and ask for the server's extensions (domain defaults to --ehlo)"),
+    (
+        "EHLO",
+        "EHLO [domain]",
+        "greet and ask for the server's extensions (domain defaults to --ehlo)",
+    ),
     ("HELO", "HELO [domain]", "old-style greeting, no extensions"),
     ("LHLO", "LHLO [domain]", "LMTP greeting (RFC 2033)"),
-    ("MAIL", "MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]", "start a transaction"),
+    (
+        "MAIL",
+        "MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]",
+        "start a transaction",
+    ),
     ("RCPT", "RCPT TO:<address>", "add a recipient"),
-    ("DATA", "DATA", "send the message; lines up to a lone '.' are the body"),
+    (
+        "DATA",
+        "DATA",
+        "send the message; lines up to a lone '.' are the body",
+    ),
     ("RSET", "RSET", "abort the transaction"),
-    ("NOOP", "NOOP", "do nothing (keeps the connection alive, checks it)"),
+    (
+        "NOOP",
+        "NOOP",
+        "do nothing (keeps the connection alive, checks it)",
+    ),
     ("VRFY", "VRFY <user>", "ask whether a user exists"),
     ("EXPN", "EXPN <list>", "ask for a mailing list's members"),
     ("HELP", "HELP [verb]", "ask the server for help"),
-    ("STARTTLS", "STARTTLS", "switch to TLS; on 220 the handshake runs at once"),
-    ("AUTH", "AUTH PLAIN|LOGIN|CRAM-MD5", "authenticate; typed bare, the shell guides the exchange"),
-    ("BDAT", "BDAT size [LAST]", "send a chunk (CHUNKING, RFC 3030)"),
+    (
+        "STARTTLS",
+        "STARTTLS",
+        "switch to TLS; on 220 the handshake runs at once",
+    ),
+    (
+        "AUTH",
+        "AUTH PLAIN|LOGIN|CRAM-MD5",
+        "authenticate; typed bare, the shell guides the exchange",
+    ),
+    (
+        "BDAT",
+        "BDAT size [LAST]",
+        "send a chunk (CHUNKING, RFC 3030)",
+    ),
     ("QUIT", "QUIT", "end the session"),
 ];
 
@@ -105,7 +165,11 @@ pub fn parse_shell(line: &str) -> Result<ShellCmd, LangError> {
     let args: Vec<&str> = rest.split_whitespace().collect();
     let need = |what: &str| LangError(format!(":{name} needs {what} (see :help {name})"));
     let none = |cmd: ShellCmd| {
-        if args.is_empty() { Ok(cmd) } else { err(format!(":{name} takes no arguments")) }
+        if args.is_empty() {
+            Ok(cmd)
+        } else {
+            err(format!(":{name} takes no arguments"))
+        }
     };
     match name.to_ascii_lowercase().as_str() {
         "help" | "h" | "?" => Ok(ShellCmd::Help(args.first().map(|s| s.to_string()))),
@@ -116,7 +180,9 @@ pub fn parse_shell(line: &str) -> Result<ShellCmd, LangError> {
                 match *a {
                     "--starttls" => starttls = true,
                     "--tls-on-connect" | "--smtps" => tls_on_connect = true,
-                    a if a.starts_with("--") => return err(format!(":connect: unknown option {a}")),
+                    a if a.starts_with("--") => {
+                        return err(format!(":connect: unknown option {a}"));
+                    }
                     a if target.is_none() => target = Some(a.to_string()),
                     _ => return err(":connect takes one TARGET"),
                 }
@@ -125,17 +191,29 @@ pub fn parse_shell(line: &str) -> Result<ShellCmd, LangError> {
                 return err(":connect: --starttls and --tls-on-connect exclude each other");
             }
             let target = target.ok_or_else(|| need("a TARGET"))?;
-            Ok(ShellCmd::Connect { target, starttls, tls_on_connect })
+            Ok(ShellCmd::Connect {
+                target,
+                starttls,
+                tls_on_connect,
+            })
         }
         "starttls" => none(ShellCmd::Starttls),
         "auth" => {
-            let m = args.first().ok_or_else(|| need("a mechanism: PLAIN, LOGIN or CRAM-MD5"))?;
-            let mech = Mechanism::parse(m)
-                .ok_or_else(|| LangError(format!(":auth: unknown mechanism {m}; use PLAIN, LOGIN or CRAM-MD5")))?;
+            let m = args
+                .first()
+                .ok_or_else(|| need("a mechanism: PLAIN, LOGIN or CRAM-MD5"))?;
+            let mech = Mechanism::parse(m).ok_or_else(|| {
+                LangError(format!(
+                    ":auth: unknown mechanism {m}; use PLAIN, LOGIN or CRAM-MD5"
+                ))
+            })?;
             if args.len() > 2 {
                 return err(":auth takes MECH [USER]; the password is never typed on the line");
             }
-            Ok(ShellCmd::Auth { mech, user: args.get(1).map(|s| s.to_string()) })
+            Ok(ShellCmd::Auth {
+                mech,
+                user: args.get(1).map(|s| s.to_string()),
+            })
         }
         "send" => {
             if rest.is_empty() {
@@ -169,7 +247,9 @@ pub fn parse_shell(line: &str) -> Result<ShellCmd, LangError> {
         }
         "quit" | "q" | "exit" => none(ShellCmd::Quit),
         "" => err("an empty shell command; type :help"),
-        other => err(format!("unknown shell command :{other}; type :help for the list")),
+        other => err(format!(
+            "unknown shell command :{other}; type :help for the list"
+        )),
     }
 }
 
@@ -191,14 +271,21 @@ pub fn unescape_raw(s: &str) -> Result<Vec<u8>, LangError> {
             Some(b'0') => out.push(0),
             Some(b'\\') => out.push(b'\\'),
             Some(b'x') => {
-                let hex = s.get(i + 2..i + 4).ok_or_else(|| LangError(":raw: \\x needs two hex digits".into()))?;
+                let hex = s
+                    .get(i + 2..i + 4)
+                    .ok_or_else(|| LangError(":raw: \\x needs two hex digits".into()))?;
                 let v = u8::from_str_radix(hex, 16)
                     .map_err(|_| LangError(format!(":raw: \\x{hex} is not two hex digits")))?;
                 out.push(v);
                 i += 4;
                 continue;
             }
-            Some(c) => return err(format!(":raw: unknown escape \\{}; use \\r \\n \\t \\0 \\xHH or \\\\", *c as char)),
+            Some(c) => {
+                return err(format!(
+                    ":raw: unknown escape \\{}; use \\r \\n \\t \\0 \\xHH or \\\\",
+                    *c as char
+                ));
+            }
             None => return err(":raw: a lone backslash at the end; use \\\\ for a backslash"),
         }
         i += 2;
@@ -231,22 +318,28 @@ impl ExpectSpec {
         }
         let mut alts = Vec::new();
         for part in s.split('|') {
-            let mut alt = Alt { code: None, enhanced: None };
+            let mut alt = Alt {
+                code: None,
+                enhanced: None,
+            };
             let words: Vec<&str> = part.split_whitespace().collect();
             if words.is_empty() || words.len() > 2 {
-                return err(format!(":expect: {part:?} is not a code, a class or an enhanced code"));
+                return err(format!(
+                    ":expect: {part:?} is not a code, a class or an enhanced code"
+                ));
             }
             for w in words {
                 if w.contains('.') {
-                    let e = w
-                        .parse::<EnhancedCode>()
-                        .map_err(|()| LangError(format!(":expect: {w:?} is not an enhanced code like 5.1.1")))?;
+                    let e = w.parse::<EnhancedCode>().map_err(|()| {
+                        LangError(format!(":expect: {w:?} is not an enhanced code like 5.1.1"))
+                    })?;
                     if alt.enhanced.replace(e).is_some() {
                         return err(":expect: two enhanced codes in one alternative");
                     }
                 } else {
-                    let c = parse_code_pattern(w)
-                        .ok_or_else(|| LangError(format!(":expect: {w:?} is not a code like 250, 2xx or 25x")))?;
+                    let c = parse_code_pattern(w).ok_or_else(|| {
+                        LangError(format!(":expect: {w:?} is not a code like 250, 2xx or 25x"))
+                    })?;
                     if alt.code.replace(c).is_some() {
                         return err(":expect: two codes in one alternative");
                     }
@@ -254,7 +347,10 @@ impl ExpectSpec {
             }
             alts.push(alt);
         }
-        Ok(ExpectSpec { alts, text: s.to_string() })
+        Ok(ExpectSpec {
+            alts,
+            text: s.to_string(),
+        })
     }
 
     /// Whether `reply` satisfies the spec.
@@ -293,7 +389,10 @@ fn parse_code_pattern(w: &str) -> Option<(u16, u8)> {
 
 /// Whether a reply is one a script does not accept without an `:expect`: 4xx or 5xx.
 pub fn is_failure(reply: &Reply) -> bool {
-    matches!(reply.code.class(), Class::TransientNegative | Class::PermanentNegative)
+    matches!(
+        reply.code.class(),
+        Class::TransientNegative | Class::PermanentNegative
+    )
 }
 
 /// Whether a line typed at the command prompt may be written to the history file. Lines
@@ -305,7 +404,11 @@ pub fn history_safe(line: &str) -> bool {
         return false;
     }
     if let Some(cmd) = t.strip_prefix(':') {
-        let name = cmd.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        let name = cmd
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         return !matches!(name.as_str(), "b64" | "unb64" | "raw");
     }
     if Verb::of_line(t) == Verb::Auth {
@@ -318,7 +421,9 @@ pub fn history_safe(line: &str) -> bool {
 pub fn help(topic: Option<&str>) -> String {
     match topic {
         None => {
-            let mut s = String::from("Type SMTP commands as you would to the server; smtpsh adds CRLF.\nShell commands:\n");
+            let mut s = String::from(
+                "Type SMTP commands as you would to the server; smtpsh adds CRLF.\nShell commands:\n",
+            );
             for (n, a, d) in SHELL_COMMANDS {
                 s.push_str(&format!("  {:<10} {:<38} {d}\n", n, a));
             }
@@ -346,7 +451,11 @@ mod tests {
     use crate::smtp::reply::Code;
 
     fn reply(code: u16, enh: Option<&str>) -> Reply {
-        Reply::new(Code::new(code).unwrap(), enh.map(|e| e.parse().unwrap()), &["x"])
+        Reply::new(
+            Code::new(code).unwrap(),
+            enh.map(|e| e.parse().unwrap()),
+            &["x"],
+        )
     }
 
     #[test]
@@ -369,13 +478,20 @@ mod tests {
         ];
         for (spec, code, enh, want) in cases {
             let s = ExpectSpec::parse(spec).unwrap();
-            assert_eq!(s.matches(&reply(*code, *enh)), *want, "{spec} vs {code} {enh:?}");
+            assert_eq!(
+                s.matches(&reply(*code, *enh)),
+                *want,
+                "{spec} vs {code} {enh:?}"
+            );
         }
     }
 
     #[test]
     fn expect_refusals() {
-        for bad in ["", "2", "25", "2500", "650", "1xx", "x50", "5.1", "5.1.1.1", "250 251", "250||251", "ok"] {
+        for bad in [
+            "", "2", "25", "2500", "650", "1xx", "x50", "5.1", "5.1.1.1", "250 251", "250||251",
+            "ok",
+        ] {
             assert!(ExpectSpec::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -393,19 +509,38 @@ mod tests {
 
     #[test]
     fn shell_commands_parse() {
-        assert_eq!(parse_shell(":auth plain alice").unwrap(), ShellCmd::Auth { mech: Mechanism::Plain, user: Some("alice".into()) });
-        assert_eq!(parse_shell(":raw NOOP\\r\\n").unwrap(), ShellCmd::Raw(b"NOOP\r\n".to_vec()));
-        assert_eq!(parse_shell(":raw  two spaces").unwrap(), ShellCmd::Raw(b" two spaces".to_vec()));
+        assert_eq!(
+            parse_shell(":auth plain alice").unwrap(),
+            ShellCmd::Auth {
+                mech: Mechanism::Plain,
+                user: Some("alice".into())
+            }
+        );
+        assert_eq!(
+            parse_shell(":raw NOOP\\r\\n").unwrap(),
+            ShellCmd::Raw(b"NOOP\r\n".to_vec())
+        );
+        assert_eq!(
+            parse_shell(":raw  two spaces").unwrap(),
+            ShellCmd::Raw(b" two spaces".to_vec())
+        );
         assert_eq!(
             parse_shell(":connect h:25 --starttls").unwrap(),
-            ShellCmd::Connect { target: "h:25".into(), starttls: true, tls_on_connect: false }
+            ShellCmd::Connect {
+                target: "h:25".into(),
+                starttls: true,
+                tls_on_connect: false
+            }
         );
         assert!(parse_shell(":connect").is_err());
         assert!(parse_shell(":auth GSSAPI").is_err());
         assert!(parse_shell(":auth PLAIN alice secret").is_err());
         assert!(parse_shell(":caps x").is_err());
         assert!(parse_shell(":nope").is_err());
-        assert_eq!(parse_shell(":send my file.eml").unwrap(), ShellCmd::Send("my file.eml".into()));
+        assert_eq!(
+            parse_shell(":send my file.eml").unwrap(),
+            ShellCmd::Send("my file.eml".into())
+        );
     }
 
     #[test]

@@ -29,21 +29,37 @@ struct ShellHelper {
 impl Completer for ShellHelper {
     type Candidate = Pair;
 
-    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         if self.body {
             return Ok((pos, Vec::new()));
         }
         let before = &line[..pos];
         let lower = before.to_ascii_lowercase();
-        if lower.starts_with(":send ") || lower.starts_with(":save ") || lower.starts_with(":script ") {
+        if lower.starts_with(":send ")
+            || lower.starts_with(":save ")
+            || lower.starts_with(":script ")
+        {
             return self.files.complete(line, pos, ctx);
         }
-        let pair = |s: &str| Pair { display: s.to_string(), replacement: format!("{s} ") };
+        let pair = |s: &str| Pair {
+            display: s.to_string(),
+            replacement: format!("{s} "),
+        };
         let word_start = before.rfind(' ').map(|i| i + 1).unwrap_or(0);
         let word = &before[word_start..];
         let candidates: Vec<Pair> = if word_start == 0 {
             if word.starts_with(':') {
-                lang::SHELL_COMMANDS.iter().map(|c| c.0).filter(|n| n.starts_with(word)).map(pair).collect()
+                lang::SHELL_COMMANDS
+                    .iter()
+                    .map(|c| c.0)
+                    .filter(|n| n.starts_with(word))
+                    .map(pair)
+                    .collect()
             } else {
                 let up = word.to_ascii_uppercase();
                 lang::VERBS
@@ -52,16 +68,30 @@ impl Completer for ShellHelper {
                     .filter(|v| v.starts_with(&up))
                     .map(|v| {
                         // Keep the case the user started typing in.
-                        let v = if word.chars().next().is_some_and(|c| c.is_ascii_lowercase()) { v.to_ascii_lowercase() } else { v.to_string() };
+                        let v = if word.chars().next().is_some_and(|c| c.is_ascii_lowercase()) {
+                            v.to_ascii_lowercase()
+                        } else {
+                            v.to_string()
+                        };
                         pair(&v)
                     })
                     .collect()
             }
-        } else if lower.starts_with("auth ") && !lower[5..].contains(' ') || lower.starts_with(":auth ") && !lower[6..].contains(' ') {
+        } else if lower.starts_with("auth ") && !lower[5..].contains(' ')
+            || lower.starts_with(":auth ") && !lower[6..].contains(' ')
+        {
             let up = word.to_ascii_uppercase();
             let all = ["PLAIN", "LOGIN", "CRAM-MD5"].map(String::from);
-            let mechs: &[String] = if self.mechanisms.is_empty() { &all } else { &self.mechanisms };
-            mechs.iter().filter(|m| m.starts_with(&up)).map(|m| pair(m)).collect()
+            let mechs: &[String] = if self.mechanisms.is_empty() {
+                &all
+            } else {
+                &self.mechanisms
+            };
+            mechs
+                .iter()
+                .filter(|m| m.starts_with(&up))
+                .map(|m| pair(m))
+                .collect()
         } else {
             Vec::new()
         };
@@ -124,7 +154,10 @@ pub fn prompt(session: &Session, body_lines: usize) -> String {
 /// Run the interactive shell until `:quit` or Ctrl-D.
 pub fn run(session: &mut Session, history: Option<PathBuf>) -> anyhow::Result<()> {
     crate::cancel::install();
-    let config = Config::builder().auto_add_history(false).history_ignore_dups(true)?.build();
+    let config = Config::builder()
+        .auto_add_history(false)
+        .history_ignore_dups(true)?
+        .build();
     let mut rl: Editor<ShellHelper, DefaultHistory> = Editor::with_config(config)?;
     rl.set_helper(Some(ShellHelper::default()));
     if let Some(h) = &history {
@@ -139,7 +172,10 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) -> anyhow::Result<()
     let mut body_lines = 0usize;
     loop {
         if let Some(h) = rl.helper_mut() {
-            h.mechanisms = session.caps().map(|c| c.auth_mechanisms()).unwrap_or_default();
+            h.mechanisms = session
+                .caps()
+                .map(|c| c.auth_mechanisms())
+                .unwrap_or_default();
             h.body = session.in_body();
         }
         let p = prompt(session, body_lines);
@@ -165,16 +201,25 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) -> anyhow::Result<()
                 let _ = rl.save_history(h);
             }
         }
-        body_lines = if session.in_body() { if in_body { body_lines + 1 } else { 0 } } else { 0 };
+        body_lines = if session.in_body() {
+            if in_body { body_lines + 1 } else { 0 }
+        } else {
+            0
+        };
         match result {
             Ok(Step::Quit) => break,
             Ok(_) => {}
             Err(e) => {
                 if matches!(e.downcast_ref::<Error>(), Some(Error::Cancelled)) {
-                    eprintln!("smtpsh: cancelled; the shell goes on (a late reply will be shown before the next one)");
+                    eprintln!(
+                        "smtpsh: cancelled; the shell goes on (a late reply will be shown before the next one)"
+                    );
                 } else {
                     eprintln!("smtpsh: error: {e:#}");
-                    if !session.is_connected() && e.downcast_ref::<Error>().is_some_and(|e| e.ends_connection()) {
+                    if !session.is_connected()
+                        && e.downcast_ref::<Error>()
+                            .is_some_and(|e| e.ends_connection())
+                    {
                         eprintln!("smtpsh: the connection is gone; :connect TARGET to go on");
                     }
                 }

@@ -32,7 +32,12 @@ struct Unchecked {
 }
 
 /// Run a script. `name` is used in messages (`check.smtp:12: …`).
-pub fn run(session: &mut Session, input: impl BufRead, name: &str, keep_going: bool) -> anyhow::Result<Summary> {
+pub fn run(
+    session: &mut Session,
+    input: impl BufRead,
+    name: &str,
+    keep_going: bool,
+) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let mut sum = Summary::default();
     let mut unchecked: Option<Unchecked> = None;
@@ -55,19 +60,21 @@ pub fn run(session: &mut Session, input: impl BufRead, name: &str, keep_going: b
         // A script file's own line ending (LF or CRLF) is not part of the command; a CR
         // anywhere else stays, and the checks refuse it.
         let raw = raw.strip_suffix(b"\r").unwrap_or(&raw);
-        let line = String::from_utf8(raw.to_vec())
-            .map_err(|_| crate::error::UsageError(format!("{name}:{line_no}: the line is not UTF-8")))?;
+        let line = String::from_utf8(raw.to_vec()).map_err(|_| {
+            crate::error::UsageError(format!("{name}:{line_no}: the line is not UTF-8"))
+        })?;
         let at = || format!("{name}:{line_no}");
 
         if session.in_body() {
-            match exec::execute(session, &line, false).with_context(at)? {
-                Step::Reply(r) => {
-                    sum.replies += 1;
-                    if lang::is_failure(&r) {
-                        unchecked = Some(Unchecked { line_no, command: "the end of the body".into(), reply: r });
-                    }
+            if let Step::Reply(r) = exec::execute(session, &line, false).with_context(at)? {
+                sum.replies += 1;
+                if lang::is_failure(&r) {
+                    unchecked = Some(Unchecked {
+                        line_no,
+                        command: "the end of the body".into(),
+                        reply: r,
+                    });
                 }
-                _ => {}
             }
             continue;
         }
@@ -91,13 +98,28 @@ pub fn run(session: &mut Session, input: impl BufRead, name: &str, keep_going: b
             Step::Reply(r) => {
                 sum.replies += 1;
                 if lang::is_failure(&r) {
-                    let shown = if lang::history_safe(t) { t.to_string() } else { "an AUTH step".to_string() };
-                    unchecked = Some(Unchecked { line_no, command: shown, reply: r });
+                    let shown = if lang::history_safe(t) {
+                        t.to_string()
+                    } else {
+                        "an AUTH step".to_string()
+                    };
+                    unchecked = Some(Unchecked {
+                        line_no,
+                        command: shown,
+                        reply: r,
+                    });
                 }
             }
             Step::Expect { ok: false, spec } => {
-                let got = session.last_reply().map(|r| r.code.to_string()).unwrap_or_else(|| "no reply".into());
-                fail(&mut sum, session, format!("{}: expected {spec}, got {got}", at()))?;
+                let got = session
+                    .last_reply()
+                    .map(|r| r.code.to_string())
+                    .unwrap_or_else(|| "no reply".into());
+                fail(
+                    &mut sum,
+                    session,
+                    format!("{}: expected {spec}, got {got}", at()),
+                )?;
             }
             Step::Expect { ok: true, .. } | Step::Nothing => {}
             Step::Quit => break,
@@ -124,7 +146,9 @@ pub fn run(session: &mut Session, input: impl BufRead, name: &str, keep_going: b
         started.elapsed().as_secs_f64() * 1000.0
     ));
     if let Some(first) = first_failure {
-        return Err(ExpectationFailed(format!("{} failure(s); the first: {first}", sum.failures)).into());
+        return Err(
+            ExpectationFailed(format!("{} failure(s); the first: {first}", sum.failures)).into(),
+        );
     }
     Ok(sum)
 }

@@ -3,6 +3,11 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use md5::Md5;
+
 /// A secret (password or computed AUTH response). `Debug` prints `(redacted)`; there is no
 /// `Display`, so a secret can't end up in a format string by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -39,13 +44,22 @@ pub enum Mechanism {
 impl Mechanism {
     /// Case-insensitive: `plain`, `LOGIN`, `cram-md5`.
     pub fn parse(s: &str) -> Option<Mechanism> {
-        todo!("{s}")
+        [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5]
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s))
     }
     /// The name on the wire.
     pub fn name(self) -> &'static str {
-        todo!()
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::Login => "LOGIN",
+            Mechanism::CramMd5 => "CRAM-MD5",
+        }
     }
 }
+
+/// Lowercase hex digits, for the CRAM-MD5 digest.
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Why a challenge could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,25 +71,142 @@ pub enum AuthError {
 
 /// PLAIN response: base64 of `authzid NUL user NUL password`.
 pub fn plain(authzid: Option<&str>, user: &str, password: &Secret) -> Secret {
-    todo!("{authzid:?}{user}{password:?}")
+    // RFC 4616 §2: message = [authzid] UTF8NUL authcid UTF8NUL passwd
+    let mut message = Vec::with_capacity(user.len() + password.expose().len() + 2);
+    message.extend_from_slice(authzid.unwrap_or("").as_bytes());
+    message.push(0);
+    message.extend_from_slice(user.as_bytes());
+    message.push(0);
+    message.extend_from_slice(password.expose().as_bytes());
+    Secret(STANDARD.encode(message))
 }
 
 /// LOGIN: base64 of the user name (not secret).
 pub fn login_user(user: &str) -> String {
-    todo!("{user}")
+    STANDARD.encode(user)
 }
 
 /// LOGIN: base64 of the password.
 pub fn login_password(password: &Secret) -> Secret {
-    todo!("{password:?}")
+    Secret(STANDARD.encode(password.expose()))
 }
 
 /// CRAM-MD5: base64 of `user SP hex(HMAC-MD5(password, challenge))`, `challenge` decoded.
 pub fn cram_md5(user: &str, password: &Secret, challenge: &[u8]) -> Secret {
-    todo!("{user}{password:?}{challenge:?}")
+    // RFC 2195 §2: digest = HMAC-MD5(key = secret, text = challenge), in lowercase hex.
+    let mut mac = <Hmac<Md5>>::new_from_slice(password.expose().as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(challenge);
+    let digest = mac.finalize().into_bytes();
+    let mut response = String::with_capacity(user.len() + 1 + 2 * digest.len());
+    response.push_str(user);
+    response.push(' ');
+    for b in digest.iter() {
+        response.push(char::from(HEX[usize::from(b >> 4)]));
+        response.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    Secret(STANDARD.encode(response))
 }
 
 /// Decode a 334 challenge text (base64; empty is an empty challenge).
 pub fn decode_challenge(text: &[u8]) -> Result<Vec<u8>, AuthError> {
-    todo!("{text:?}")
+    let text = text.trim_ascii();
+    // RFC 4954 §4: an empty challenge is `334 ` with no text; `=` is also read as empty,
+    // as it is the way a client writes an empty response.
+    if text.is_empty() || text == b"=" {
+        return Ok(Vec::new());
+    }
+    STANDARD.decode(text).map_err(|_| AuthError::BadChallenge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mechanism_names() {
+        for (s, m) in [
+            ("PLAIN", Mechanism::Plain),
+            ("plain", Mechanism::Plain),
+            ("Login", Mechanism::Login),
+            ("cram-md5", Mechanism::CramMd5),
+            ("CRAM-MD5", Mechanism::CramMd5),
+        ] {
+            assert_eq!(Mechanism::parse(s), Some(m), "{s}");
+            assert!(m.name().eq_ignore_ascii_case(s));
+        }
+        for s in ["", "XOAUTH2", "SCRAM-SHA-256", "PLAIN "] {
+            assert_eq!(Mechanism::parse(s), None, "{s}");
+        }
+    }
+
+    // RFC 4616 §4: the example with an empty authzid.
+    #[test]
+    fn plain_rfc4616_vector() {
+        let secret = Secret::new("tanstaaftanstaaf");
+        assert_eq!(
+            plain(None, "tim", &secret).expose(),
+            "AHRpbQB0YW5zdGFhZnRhbnN0YWFm"
+        );
+        assert_eq!(
+            plain(Some(""), "tim", &secret).expose(),
+            "AHRpbQB0YW5zdGFhZnRhbnN0YWFm"
+        );
+        // "Ursel\0Kurt\0xipj3plmq"
+        assert_eq!(
+            plain(Some("Ursel"), "Kurt", &Secret::new("xipj3plmq")).expose(),
+            "VXJzZWwAS3VydAB4aXBqM3BsbXE="
+        );
+    }
+
+    #[test]
+    fn login() {
+        assert_eq!(login_user("tim"), "dGlt");
+        assert_eq!(
+            login_password(&Secret::new("tanstaaftanstaaf")).expose(),
+            "dGFuc3RhYWZ0YW5zdGFhZg=="
+        );
+    }
+
+    // RFC 2195 §2: the worked example.
+    #[test]
+    fn cram_md5_rfc2195_vector() {
+        let challenge =
+            decode_challenge(b"PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+").unwrap();
+        assert_eq!(challenge, b"<1896.697170952@postoffice.reston.mci.net>");
+        let response = cram_md5("tim", &Secret::new("tanstaaftanstaaf"), &challenge);
+        assert_eq!(
+            response.expose(),
+            "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"
+        );
+    }
+
+    #[test]
+    fn decode_challenges() {
+        assert_eq!(decode_challenge(b"VXNlcm5hbWU6"), Ok(b"Username:".to_vec()));
+        assert_eq!(
+            decode_challenge(b"  VXNlcm5hbWU6\r\n"),
+            Ok(b"Username:".to_vec())
+        );
+        assert_eq!(decode_challenge(b""), Ok(vec![]));
+        assert_eq!(decode_challenge(b"  "), Ok(vec![]));
+        assert_eq!(decode_challenge(b"="), Ok(vec![]));
+        assert_eq!(
+            decode_challenge(b"not base64!"),
+            Err(AuthError::BadChallenge)
+        );
+        assert_eq!(
+            decode_challenge(b"VXNlcm5hbWU"),
+            Err(AuthError::BadChallenge)
+        );
+    }
+
+    // Safety rule 5: a secret can't leak through `{:?}`.
+    #[test]
+    fn secret_debug_is_redacted() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "(redacted)");
+        assert_eq!(format!("{:?}", plain(None, "u", &secret)), "(redacted)");
+        assert_eq!(format!("{:?}", Some(secret)), "Some((redacted))");
+    }
 }

@@ -1,5 +1,9 @@
 //! EHLO capabilities (RFC 5321 §4.1.1.1): each keyword with its parameters.
+//!
+//! Capabilities are kept as sent (keyword upper-cased) so `:caps` can show the server's own
+//! words; the helpers answer the questions the shell asks (SIZE, AUTH mechanisms).
 
+use super::escape::escape_bytes;
 use super::reply::Reply;
 
 /// One EHLO keyword and its parameters, keyword upper-cased.
@@ -24,26 +28,200 @@ impl Capabilities {
     /// Parse a 250 EHLO reply. Non-UTF-8 text is escaped. `AUTH=PLAIN LOGIN` (old syntax)
     /// counts as `AUTH`.
     pub fn from_ehlo(reply: &Reply) -> Capabilities {
-        todo!("{reply:?}")
+        let mut lines = reply.lines.iter();
+        let greeting = lines.next().map(|l| escape_bytes(l)).unwrap_or_default();
+        let entries = lines
+            .filter_map(|line| {
+                let text = escape_bytes(line);
+                let mut words = text.split_whitespace();
+                let first = words.next()?;
+                // Old servers advertise `AUTH=PLAIN LOGIN` for clients that predate RFC 2554
+                // (RFC 4954 §1 mentions it); it means AUTH.
+                let (keyword, first_param) = match first.split_once('=') {
+                    Some((keyword, param)) => (keyword, Some(param).filter(|p| !p.is_empty())),
+                    None => (first, None),
+                };
+                let params = first_param
+                    .into_iter()
+                    .chain(words)
+                    .map(str::to_owned)
+                    .collect();
+                Some(Capability {
+                    keyword: keyword.to_ascii_uppercase(),
+                    params,
+                })
+            })
+            .collect();
+        Capabilities { greeting, entries }
     }
     /// Whether `keyword` was advertised (case-insensitive).
     pub fn has(&self, keyword: &str) -> bool {
-        todo!("{keyword}")
+        self.find(keyword).is_some()
     }
     /// The parameters of `keyword`, if advertised.
     pub fn params(&self, keyword: &str) -> Option<&[String]> {
-        todo!("{keyword}")
+        self.find(keyword).map(|c| c.params.as_slice())
     }
     /// The SIZE limit, if advertised with a number (0 means no limit, RFC 1870).
     pub fn size(&self) -> Option<u64> {
-        todo!()
+        // RFC 1870 §4: `SIZE` may come without a number.
+        self.params("SIZE")?.first()?.parse().ok()
     }
     /// AUTH mechanisms, upper-cased, from `AUTH` and `AUTH=` lines, without duplicates.
     pub fn auth_mechanisms(&self) -> Vec<String> {
-        todo!()
+        let mut mechanisms: Vec<String> = Vec::new();
+        for entry in self.entries.iter().filter(|c| c.keyword == "AUTH") {
+            for param in &entry.params {
+                let mechanism = param.to_ascii_uppercase();
+                if !mechanisms.contains(&mechanism) {
+                    mechanisms.push(mechanism);
+                }
+            }
+        }
+        mechanisms
     }
     /// One line for the terminal: `PIPELINING, SIZE 10240000, STARTTLS, AUTH PLAIN LOGIN, …`.
     pub fn compact(&self) -> String {
-        todo!()
+        let mut shown: Vec<&Capability> = Vec::new();
+        for entry in &self.entries {
+            // `AUTH PLAIN` and `AUTH=PLAIN` both become `AUTH PLAIN`; show it once.
+            if !shown.contains(&entry) {
+                shown.push(entry);
+            }
+        }
+        shown
+            .iter()
+            .map(|c| {
+                let mut s = c.keyword.clone();
+                for p in &c.params {
+                    s.push(' ');
+                    s.push_str(p);
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The first entry for `keyword`, case-insensitive.
+    fn find(&self, keyword: &str) -> Option<&Capability> {
+        self.entries
+            .iter()
+            .find(|c| c.keyword.eq_ignore_ascii_case(keyword))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::reply::{Code, Reply};
+
+    fn caps(lines: &[&str]) -> Capabilities {
+        Capabilities::from_ehlo(&Reply::new(Code::new(250).unwrap(), None, lines))
+    }
+
+    fn postfix() -> Capabilities {
+        caps(&[
+            "mx.example.org Hello client.example.net",
+            "PIPELINING",
+            "SIZE 10240000",
+            "etrn",
+            "STARTTLS",
+            "AUTH PLAIN LOGIN",
+            "AUTH=PLAIN LOGIN CRAM-MD5",
+            "ENHANCEDSTATUSCODES",
+            "8BITMIME",
+            "DSN",
+        ])
+    }
+
+    #[test]
+    fn parses_keywords_and_params() {
+        let c = postfix();
+        assert_eq!(c.greeting, "mx.example.org Hello client.example.net");
+        assert_eq!(c.entries.len(), 9);
+        assert_eq!(
+            c.entries[2],
+            Capability {
+                keyword: "ETRN".into(),
+                params: vec![]
+            }
+        );
+        assert_eq!(
+            c.entries[5],
+            Capability {
+                keyword: "AUTH".into(),
+                params: vec!["PLAIN".into(), "LOGIN".into(), "CRAM-MD5".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn lookups_are_case_insensitive() {
+        let c = postfix();
+        assert!(c.has("starttls"));
+        assert!(c.has("Etrn"));
+        assert!(!c.has("SMTPUTF8"));
+        assert_eq!(c.params("size"), Some(&["10240000".to_string()][..]));
+        assert_eq!(c.params("PIPELINING"), Some(&[][..]));
+        assert_eq!(c.params("CHUNKING"), None);
+    }
+
+    #[test]
+    fn size() {
+        assert_eq!(postfix().size(), Some(10_240_000));
+        assert_eq!(caps(&["mx", "SIZE"]).size(), None);
+        assert_eq!(caps(&["mx", "SIZE 0"]).size(), Some(0));
+        assert_eq!(caps(&["mx", "SIZE lots"]).size(), None);
+        assert_eq!(caps(&["mx"]).size(), None);
+    }
+
+    #[test]
+    fn auth_mechanisms_union_in_order() {
+        assert_eq!(postfix().auth_mechanisms(), ["PLAIN", "LOGIN", "CRAM-MD5"]);
+        assert_eq!(
+            caps(&["mx", "AUTH=login plain"]).auth_mechanisms(),
+            ["LOGIN", "PLAIN"]
+        );
+        assert!(caps(&["mx", "SIZE 1"]).auth_mechanisms().is_empty());
+    }
+
+    #[test]
+    fn compact() {
+        assert_eq!(
+            caps(&[
+                "mx",
+                "PIPELINING",
+                "SIZE 10240000",
+                "STARTTLS",
+                "AUTH PLAIN LOGIN",
+                "AUTH=PLAIN LOGIN"
+            ])
+            .compact(),
+            "PIPELINING, SIZE 10240000, STARTTLS, AUTH PLAIN LOGIN"
+        );
+        assert_eq!(caps(&["mx"]).compact(), "");
+    }
+
+    #[test]
+    fn odd_lines() {
+        let reply = Reply {
+            code: Code::new(250).unwrap(),
+            enhanced: None,
+            lines: vec![
+                b"mx \x1b[31m".to_vec(),
+                b"".to_vec(),
+                b"  X-ODD\xff  a\tb ".to_vec(),
+            ],
+        };
+        let c = Capabilities::from_ehlo(&reply);
+        assert_eq!(c.greeting, "mx \\x1b[31m");
+        assert_eq!(
+            c.entries,
+            [Capability {
+                keyword: "X-ODD\\XFF".into(),
+                params: vec!["a".into(), "b".into()]
+            }]
+        );
     }
 }
