@@ -433,12 +433,17 @@ pub fn help(topic: Option<&str>) -> String {
             s
         }
         Some(t) => {
+            // `:help help` is the shell command, `:help HELP` the SMTP verb.
             let key = t.trim_start_matches(':').to_ascii_lowercase();
-            if let Some((n, a, d)) = SHELL_COMMANDS.iter().find(|c| c.0[1..] == key) {
-                return format!("{n} {a}\n  {d}");
-            }
-            if let Some((_, syn, d)) = VERBS.iter().find(|v| v.0.eq_ignore_ascii_case(&key)) {
-                return format!("{syn}\n  {d}");
+            let shell = SHELL_COMMANDS.iter().find(|c| c.0[1..] == key);
+            let verb = VERBS.iter().find(|v| v.0.eq_ignore_ascii_case(&key));
+            let verb_first = !t.starts_with(':') && t.chars().any(|c| c.is_ascii_uppercase());
+            match (shell, verb) {
+                (Some((n, a, d)), v) if !(verb_first && v.is_some()) => {
+                    return format!("{n} {a}\n  {d}");
+                }
+                (_, Some((_, syn, d))) => return format!("{syn}\n  {d}"),
+                _ => {}
             }
             format!("no help on {t:?}; :help lists the commands")
         }
@@ -564,7 +569,7 @@ mod tests {
             assert!(!help(Some(n)).starts_with("no help"), "{n}");
         }
         for (v, _, _) in VERBS {
-            assert!(help(Some(&v.to_lowercase())).contains(v), "{v}");
+            assert!(help(Some(v)).contains(v), "{v}");
         }
     }
 }

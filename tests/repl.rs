@@ -1,0 +1,369 @@
+//! The interactive shell in a real pseudo-terminal, typed the way a person types: each line
+//! waits for the prompt first. Servers are the scripted fakes of `common`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rexpect::session::PtySession;
+
+const PASSWORD: &str = "s3cretPassw0rd";
+
+/// A pty session that keeps everything the terminal showed, for assertions at the end.
+struct Pty {
+    s: PtySession,
+    seen: String,
+}
+
+impl Pty {
+    fn spawn(args: &[&str], home: &Path) -> Pty {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("NO_COLOR", "1")
+            .env("HOME", home)
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("TERM", "xterm")
+            .env_remove("SMTPSH_PASSWORD");
+        let s = rexpect::session::spawn_command(cmd, Some(15_000)).expect("spawn smtpsh in a pty");
+        Pty {
+            s,
+            seen: String::new(),
+        }
+    }
+
+    #[track_caller]
+    fn expect(&mut self, needle: &str) {
+        match self.s.exp_string(needle) {
+            Ok(before) => {
+                self.seen.push_str(&before);
+                self.seen.push_str(needle);
+            }
+            Err(e) => panic!(
+                "waiting for {needle:?}: {e}\nthe terminal showed so far:\n{}",
+                self.seen
+            ),
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        self.s.send_line(text).expect("type a line");
+    }
+
+    fn keys(&mut self, text: &str) {
+        self.s.send(text).expect("type keys");
+        self.s.flush().expect("flush");
+    }
+
+    fn ctrl(&mut self, c: char) {
+        self.s.send_control(c).expect("send a control key");
+    }
+
+    #[track_caller]
+    fn eof(&mut self) {
+        match self.s.exp_eof() {
+            Ok(rest) => self.seen.push_str(&rest),
+            Err(e) => panic!(
+                "waiting for the shell to end: {e}\nthe terminal showed:\n{}",
+                self.seen
+            ),
+        }
+    }
+}
+
+fn home() -> PathBuf {
+    tempfile::Builder::new()
+        .prefix("pty-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+        .keep()
+}
+
+fn prompt(server: &FakeServer) -> String {
+    format!("{}> ", server.target())
+}
+
+fn auth_server(mech: &str, caps: &str) -> FakeServer {
+    let challenges: Vec<String> = match mech {
+        "PLAIN" => vec![String::new()],
+        "LOGIN" => vec![b64("Username:"), b64("Password:")],
+        _ => vec![b64("<1896.697170952@postoffice.reston.mci.net>")],
+    };
+    FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&[caps])),
+        Step::Auth {
+            mech: mech.into(),
+            challenges,
+            success: "235 2.7.0 Authentication successful\r\n".into(),
+        },
+        expect("QUIT"),
+        send("221 2.0.0 bye\r\n"),
+    ])
+}
+
+/// Every place a secret could leak for one mechanism: the terminal (the password must not
+/// even echo), the history file, and the transcripts `:save` writes.
+fn secrets_stay_secret(mech: &str) {
+    let server = auth_server(mech, "AUTH PLAIN LOGIN CRAM-MD5");
+    let home = home();
+    let history = home.join("history");
+    let p = prompt(&server);
+    let mut t = Pty::spawn(
+        &["--history", history.to_str().unwrap(), &server.target()],
+        &home,
+    );
+    t.expect(&p);
+    t.line("EHLO client.test");
+    t.expect(&p);
+    t.line(&format!("AUTH {mech}"));
+    t.expect("user (* cancels): ");
+    t.line("alice");
+    t.expect("password for alice (no echo, * cancels): ");
+    t.line(PASSWORD);
+    t.expect("235");
+    t.expect(&format!("alice@{p}"));
+    let md = home.join("t.md");
+    let jsonl = home.join("t.jsonl");
+    let txt = home.join("t.txt");
+    for f in [&md, &jsonl, &txt] {
+        t.line(&format!(":save {}", f.display()));
+        t.expect("secrets redacted");
+    }
+    t.ctrl('d');
+    t.eof();
+    let got = server.finish();
+    got.assert_ok();
+
+    let response = got
+        .auth_responses
+        .last()
+        .cloned()
+        .expect("a response reached the server");
+    let mut secrets = vec![PASSWORD.to_string(), b64(PASSWORD), response.clone()];
+    if mech == "PLAIN" {
+        assert_eq!(
+            unb64(&response),
+            b"\0alice\0s3cretPassw0rd",
+            "the PLAIN response on the wire"
+        );
+        secrets.push(b64("\0alice\0s3cretPassw0rd"));
+    }
+    if mech == "CRAM-MD5" {
+        let want = cram_md5_response(
+            "alice",
+            PASSWORD,
+            b"<1896.697170952@postoffice.reston.mci.net>",
+        );
+        assert_eq!(
+            String::from_utf8(unb64(&response)).unwrap(),
+            want,
+            "the CRAM-MD5 response on the wire"
+        );
+    }
+    let hist = std::fs::read_to_string(&history).expect("the history file was written");
+    assert!(
+        hist.contains("EHLO client.test"),
+        "history keeps ordinary commands:\n{hist}"
+    );
+    let saved: Vec<(String, String)> = [&md, &jsonl, &txt]
+        .iter()
+        .map(|f| (f.display().to_string(), std::fs::read_to_string(f).unwrap()))
+        .collect();
+    assert!(
+        saved[0].1.contains("<redacted>"),
+        "the saved transcript marks the redaction:\n{}",
+        saved[0].1
+    );
+    for s in &secrets {
+        assert!(
+            !t.seen.contains(s.as_str()),
+            "the terminal showed a secret {s:?}:\n{}",
+            t.seen
+        );
+        assert!(
+            !hist.contains(s.as_str()),
+            "the history file holds a secret {s:?}:\n{hist}"
+        );
+        for (name, text) in &saved {
+            assert!(
+                !text.contains(s.as_str()),
+                "{name} holds a secret {s:?}:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn auth_plain_secret_never_shown_or_kept() {
+    secrets_stay_secret("PLAIN");
+}
+
+#[test]
+fn auth_login_secret_never_shown_or_kept() {
+    secrets_stay_secret("LOGIN");
+}
+
+#[test]
+fn auth_cram_md5_secret_never_shown_or_kept() {
+    secrets_stay_secret("CRAM-MD5");
+}
+
+#[test]
+fn tab_completes_verbs_and_only_advertised_mechanisms() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&["AUTH PLAIN CRAM-MD5", "PIPELINING"])),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    t.expect(&p);
+    t.keys("EH\t");
+    t.expect("EHLO ");
+    t.keys("\r");
+    t.expect("250 fake.test");
+    t.expect(&p);
+    let before = t.seen.len();
+    t.keys("AUTH \t\t");
+    // List completion shows the advertised mechanisms, and only those.
+    t.expect("CRAM-MD5");
+    std::thread::sleep(Duration::from_millis(300));
+    while let Some(c) = t.s.try_read() {
+        t.seen.push(c);
+    }
+    let listing = &t.seen[before..];
+    assert!(
+        !listing.contains("LOGIN"),
+        "LOGIN was offered though not advertised:\n{listing}"
+    );
+    assert!(
+        listing.contains("PLAIN"),
+        "PLAIN was not offered:\n{listing}"
+    );
+    t.ctrl('u');
+    t.ctrl('d');
+    t.eof();
+    let got = server.finish();
+    got.assert_ok();
+    assert!(got.lines[0].starts_with("EHLO "), "{:?}", got.lines);
+}
+
+#[test]
+fn ctrl_c_cancels_a_wait_on_a_silent_server() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("NOOP"),
+        Step::Sleep(6_000),
+        Step::Drain,
+    ]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(
+        &["--no-history", "--timeout", "30", &server.target()],
+        &home,
+    );
+    t.expect(&p);
+    t.line("NOOP");
+    t.expect("C: NOOP");
+    std::thread::sleep(Duration::from_millis(400));
+    let pressed = Instant::now();
+    t.ctrl('c');
+    t.expect("cancelled");
+    t.expect(&p);
+    assert!(
+        pressed.elapsed() < Duration::from_secs(3),
+        "the prompt took {:?} to come back",
+        pressed.elapsed()
+    );
+    // The shell is alive: a local command still works.
+    t.line(":b64 hi");
+    t.expect("aGk=");
+    t.line(":quit");
+    t.eof();
+    server.finish();
+}
+
+#[test]
+fn ctrl_d_sends_quit() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("QUIT"),
+        send("221 2.0.0 bye\r\n"),
+        Step::ExpectEof,
+    ]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    t.expect(&p);
+    t.ctrl('d');
+    t.expect("S: 221");
+    t.eof();
+    server.finish().assert_ok();
+}
+
+#[test]
+fn body_lines_with_leading_dots_arrive_intact() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("MAIL FROM:<a@test>"),
+        send("250 ok\r\n"),
+        expect("RCPT TO:<b@test>"),
+        send("250 ok\r\n"),
+        expect("DATA"),
+        send("354 go ahead\r\n"),
+        Step::ReadBody,
+        send("250 2.0.0 queued\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(
+        &[
+            "--history",
+            home.join("h").to_str().unwrap(),
+            &server.target(),
+        ],
+        &home,
+    );
+    t.expect(&p);
+    t.line("MAIL FROM:<a@test>");
+    t.expect(&format!("{} mail> ", server.target()));
+    t.line("RCPT TO:<b@test>");
+    t.expect("rcpt 1> ");
+    t.line("DATA");
+    t.expect("data 1> ");
+    t.line("Subject: dots");
+    t.expect("data 2> ");
+    t.line("");
+    t.expect("data 3> ");
+    t.line(".hidden");
+    t.expect("data 4> ");
+    t.line("..two");
+    t.expect("data 5> ");
+    t.line(".");
+    t.expect("250 [2.0.0] queued");
+    t.expect(&p);
+    t.ctrl('d');
+    t.eof();
+    let got = server.finish();
+    got.assert_ok();
+    let body: Vec<&str> = got.lines[3..].iter().map(String::as_str).collect();
+    assert_eq!(
+        body[..5],
+        ["Subject: dots", "", "..hidden", "...two", "."],
+        "body lines on the wire"
+    );
+    let hist = std::fs::read_to_string(home.join("h")).unwrap();
+    assert!(
+        !hist.contains("hidden") && !hist.contains("Subject"),
+        "body lines went into history:\n{hist}"
+    );
+}
