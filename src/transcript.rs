@@ -450,3 +450,140 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
         Event::Closed { reason } => paint(format!("* connection closed: {reason}"), |s| s.dimmed()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::reply::{Code, Reply};
+
+    const PLAIN: Style = Style {
+        color: false,
+        echo_body: true,
+        json: false,
+    };
+
+    fn reply(code: u16, enh: Option<&str>, lines: &[&str]) -> Reply {
+        Reply::new(
+            Code::new(code).unwrap(),
+            enh.map(|e| e.parse().unwrap()),
+            lines,
+        )
+    }
+
+    #[test]
+    fn reply_block_exact() {
+        let r = reply(550, Some("5.1.1"), &["no such user", "really"]);
+        let ev = Event::reply(&r, Duration::from_micros(1500), false, None);
+        assert_eq!(
+            render(&ev, PLAIN).unwrap(),
+            "S: 550-[5.1.1] no such user\nS: 550 [5.1.1] really  (1.5 ms)"
+        );
+        let ev = Event::reply(
+            &reply(250, None, &["ok"]),
+            Duration::from_millis(25),
+            true,
+            None,
+        );
+        assert_eq!(render(&ev, PLAIN).unwrap(), "S~ 250 ok  (25 ms)");
+    }
+
+    #[test]
+    fn sent_lines_mark_tls() {
+        let ev = Event::Sent {
+            line: "NOOP".into(),
+            tls: false,
+            redacted: false,
+        };
+        assert_eq!(render(&ev, PLAIN).unwrap(), "C: NOOP");
+        let ev = Event::Sent {
+            line: "<redacted>".into(),
+            tls: true,
+            redacted: true,
+        };
+        assert_eq!(render(&ev, PLAIN).unwrap(), "C~ <redacted>");
+    }
+
+    #[test]
+    fn server_escape_sequences_never_reach_the_terminal() {
+        let r = Reply {
+            code: Code::new(250).unwrap(),
+            enhanced: None,
+            lines: vec![b"\x1b]0;owned\x07\x1b[31mred\xff".to_vec()],
+        };
+        let text = render(&Event::reply(&r, Duration::ZERO, false, None), PLAIN).unwrap();
+        assert!(!text.bytes().any(|b| b == 0x1b || b == 0x07), "{text:?}");
+        assert!(text.contains(r"\x1b]0;owned\x07\x1b[31mred\xff"), "{text}");
+    }
+
+    #[test]
+    fn body_lines_hidden_at_the_prompt_but_kept() {
+        let ev = Event::BodyLine {
+            line: "..x".into(),
+            tls: false,
+        };
+        assert_eq!(
+            render(
+                &ev,
+                Style {
+                    echo_body: false,
+                    ..PLAIN
+                }
+            ),
+            None
+        );
+        assert_eq!(render(&ev, PLAIN).unwrap(), "C: ..x");
+    }
+
+    #[test]
+    fn json_field_names_are_stable() {
+        let r = reply(250, Some("2.0.0"), &["ok"]);
+        let v: serde_json::Value = serde_json::from_str(&json_line(&Event::reply(
+            &r,
+            Duration::from_millis(2),
+            false,
+            None,
+        )))
+        .unwrap();
+        assert_eq!(v["event"], "reply");
+        assert_eq!(v["code"], 250);
+        assert_eq!(v["enhanced"], "2.0.0");
+        assert_eq!(v["lines"][0], "ok");
+        assert_eq!(v["tls"], false);
+        let sent = json_line(&Event::Sent {
+            line: "AUTH PLAIN <redacted>".into(),
+            tls: true,
+            redacted: true,
+        });
+        assert_eq!(
+            sent,
+            r#"{"event":"sent","line":"AUTH PLAIN <redacted>","tls":true,"redacted":true}"#
+        );
+    }
+
+    #[test]
+    fn save_formats_by_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Transcript::new(PLAIN, Box::new(std::io::sink()));
+        t.emit(Event::Sent {
+            line: "NOOP".into(),
+            tls: false,
+            redacted: false,
+        });
+        t.print_only("not kept");
+        let cases = [
+            ("a.txt", "C: NOOP\n"),
+            ("a.md", "```text\nC: NOOP\n```\n"),
+            (
+                "a.jsonl",
+                "{\"event\":\"sent\",\"line\":\"NOOP\",\"tls\":false}\n",
+            ),
+        ];
+        for (name, want) in cases {
+            let p = dir.path().join(name);
+            t.save(&p).unwrap();
+            let got = std::fs::read_to_string(&p).unwrap();
+            assert!(got.ends_with(want), "{name}: {got:?}");
+            assert!(!got.contains("not kept"), "{name}");
+        }
+    }
+}

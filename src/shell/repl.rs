@@ -146,7 +146,7 @@ pub fn prompt(session: &Session, body_lines: usize) -> String {
         Stage::Data => p.push_str(" data"),
     }
     if session.expects_secret() {
-        p.push_str(" (auth response, not echoed to history)");
+        p.push_str(" auth-response (kept out of history)");
     }
     format!("{p}> ")
 }
@@ -211,9 +211,7 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) -> anyhow::Result<()
             Ok(_) => {}
             Err(e) => {
                 if matches!(e.downcast_ref::<Error>(), Some(Error::Cancelled)) {
-                    eprintln!(
-                        "smtpsh: cancelled; the shell goes on (a late reply will be shown before the next one)"
-                    );
+                    eprintln!("smtpsh: cancelled");
                 } else {
                     eprintln!("smtpsh: error: {e:#}");
                     if !session.is_connected()
