@@ -177,5 +177,5 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("smtpsh: error: {e:#}");
         }
     }
-    repl::run(&mut session, history)
+    repl::run(&mut session, history, color)
 }

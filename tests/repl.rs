@@ -367,3 +367,97 @@ fn body_lines_with_leading_dots_arrive_intact() {
         "body lines went into history:\n{hist}"
     );
 }
+
+/// A terminal's bracketed paste of `text`.
+fn paste(text: &str) -> String {
+    format!("\x1b[200~{text}\x1b[201~")
+}
+
+#[test]
+fn multi_line_paste_runs_as_commands_only_after_yes() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("NOOP"),
+        send("250 2.0.0 one\r\n"),
+        expect("RSET"),
+        send("250 2.0.0 two\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    t.expect(&p);
+    // First paste: refused, nothing sent.
+    t.keys(&paste("VRFY a\nVRFY b\n"));
+    t.keys("\r");
+    t.expect("run them as 2 commands, in order? [y/N] ");
+    t.line("n");
+    t.expect("paste dropped; nothing was sent");
+    t.expect(&p);
+    // Second paste: confirmed, run in order.
+    t.keys(&paste("NOOP\nRSET"));
+    t.keys("\r");
+    t.expect("[y/N] ");
+    t.line("y");
+    t.expect("250 [2.0.0] one");
+    t.expect("250 [2.0.0] two");
+    t.expect(&p);
+    t.ctrl('d');
+    t.eof();
+    let got = server.finish();
+    got.assert_ok();
+    assert!(
+        !got.text().contains("VRFY"),
+        "a refused paste reached the wire: {}",
+        got.text()
+    );
+}
+
+#[test]
+fn paste_into_body_mode_is_sent_line_by_line() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("DATA"),
+        send("354 go\r\n"),
+        Step::ReadBody,
+        send("250 2.0.0 queued\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    t.expect(&p);
+    t.line("DATA");
+    t.expect("data 1> ");
+    t.keys(&paste("Subject: pasted\n\n.dot line\nlast\n."));
+    t.keys("\r");
+    t.expect("250 [2.0.0] queued");
+    t.expect(&p);
+    t.ctrl('d');
+    t.eof();
+    let got = server.finish();
+    got.assert_ok();
+    assert_eq!(
+        got.lines[1..6],
+        ["Subject: pasted", "", "..dot line", "last", "."],
+        "{:?}",
+        got.lines
+    );
+}
+
+#[test]
+fn hint_shows_syntax_while_typing() {
+    let server = FakeServer::start(vec![send(GREETING), expect("QUIT"), send("221 bye\r\n")]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    t.expect(&p);
+    t.keys("MAIL");
+    t.expect(" FROM:<address>");
+    t.ctrl('u');
+    t.ctrl('d');
+    t.eof();
+    server.finish().assert_ok();
+}

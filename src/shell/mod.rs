@@ -3,6 +3,7 @@
 //! the interactive shell ([`repl`]). Nothing here opens a socket; the session does.
 
 pub mod ask;
+pub mod assist;
 pub mod exec;
 pub mod lang;
 pub mod repl;

@@ -1,29 +1,31 @@
 //! The interactive shell on rustyline: a prompt that tells where the session is, Tab
-//! completion of verbs and shell commands (AUTH offers what the server advertised), a
-//! history file that never holds a secret, and Ctrl-C that cancels a wait, not the shell.
+//! completion, hints and highlighting (see [`assist`]), multi-line pastes, a history file
+//! that never holds a secret, and Ctrl-C that cancels a wait, not the shell.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 
+use colored::Colorize;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
-use rustyline::highlight::Highlighter;
+use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
 use rustyline::history::{DefaultHistory, History};
 use rustyline::validate::Validator;
-use rustyline::{Config, Context, Editor, Helper};
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
+use super::assist::{self, Knowledge};
 use super::exec::{self, Step};
 use super::lang;
 use crate::error::Error;
 use crate::session::{Session, Stage};
 
-/// What completion knows of the session, refreshed before each prompt.
+/// The rustyline helper: completion, hints and highlighting from [`assist`].
 #[derive(Default)]
 struct ShellHelper {
-    mechanisms: Vec<String>,
+    know: Knowledge,
     files: FilenameCompleter,
-    body: bool,
+    color: bool,
 }
 
 impl Completer for ShellHelper {
@@ -35,77 +37,70 @@ impl Completer for ShellHelper {
         pos: usize,
         ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        if self.body {
-            return Ok((pos, Vec::new()));
-        }
-        let before = &line[..pos];
-        let lower = before.to_ascii_lowercase();
-        if lower.starts_with(":send ")
-            || lower.starts_with(":save ")
-            || lower.starts_with(":script ")
-        {
+        let lower = line[..pos].to_ascii_lowercase();
+        if !self.know.body && (lower.starts_with(":send ") || lower.starts_with(":save ")) {
             return self.files.complete(line, pos, ctx);
         }
-        let pair = |s: &str| Pair {
-            display: s.to_string(),
-            replacement: format!("{s} "),
-        };
-        let word_start = before.rfind(' ').map(|i| i + 1).unwrap_or(0);
-        let word = &before[word_start..];
-        let candidates: Vec<Pair> = if word_start == 0 {
-            if word.starts_with(':') {
-                lang::SHELL_COMMANDS
-                    .iter()
-                    .map(|c| c.0)
-                    .filter(|n| n.starts_with(word))
-                    .map(pair)
-                    .collect()
-            } else {
-                let up = word.to_ascii_uppercase();
-                lang::VERBS
-                    .iter()
-                    .map(|v| v.0)
-                    .filter(|v| v.starts_with(&up))
-                    .map(|v| {
-                        // Keep the case the user started typing in.
-                        let v = if word.chars().next().is_some_and(|c| c.is_ascii_lowercase()) {
-                            v.to_ascii_lowercase()
-                        } else {
-                            v.to_string()
-                        };
-                        pair(&v)
-                    })
-                    .collect()
-            }
-        } else if lower.starts_with("auth ") && !lower[5..].contains(' ')
-            || lower.starts_with(":auth ") && !lower[6..].contains(' ')
-        {
-            let up = word.to_ascii_uppercase();
-            let all = ["PLAIN", "LOGIN", "CRAM-MD5"].map(String::from);
-            let mechs: &[String] = if self.mechanisms.is_empty() {
-                &all
-            } else {
-                &self.mechanisms
-            };
-            mechs
-                .iter()
-                .filter(|m| m.starts_with(&up))
-                .map(|m| pair(m))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Ok((word_start, candidates))
+        let (start, cands) = assist::complete(line, pos, &self.know);
+        let pairs = cands
+            .into_iter()
+            .map(|c| Pair {
+                display: c.trim_end().to_string(),
+                replacement: c,
+            })
+            .collect();
+        Ok((start, pairs))
     }
 }
 
 impl Hinter for ShellHelper {
     type Hint = String;
+
+    fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<String> {
+        // Only at the end of the line: a hint in the middle would hide what follows.
+        (pos == line.len())
+            .then(|| assist::hint(line, &self.know))
+            .flatten()
+    }
 }
 
 impl Highlighter for ShellHelper {
+    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
+        if !self.color || self.know.body || line.is_empty() {
+            return Cow::Borrowed(line);
+        }
+        if line.starts_with(':') {
+            if line.starts_with(":raw") {
+                return Cow::Borrowed(line);
+            }
+        } else if crate::smtp::command::check_line(line.as_bytes()).is_err() {
+            // Marked before Enter: this line will be refused.
+            return Cow::Owned(line.red().underline().to_string());
+        }
+        let end = line.find([' ', '\t']).unwrap_or(line.len());
+        let (word, rest) = line.split_at(end);
+        let known = if word.starts_with(':') {
+            lang::SHELL_COMMANDS.iter().any(|c| c.0 == word)
+        } else {
+            lang::VERBS.iter().any(|v| v.0.eq_ignore_ascii_case(word))
+        };
+        if known {
+            Cow::Owned(format!("{}{rest}", word.bold().cyan()))
+        } else {
+            Cow::Borrowed(line)
+        }
+    }
+
     fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
-        Cow::Borrowed(hint)
+        if self.color {
+            Cow::Owned(hint.dimmed().to_string())
+        } else {
+            Cow::Borrowed(hint)
+        }
+    }
+
+    fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
+        self.color
     }
 }
 
@@ -152,14 +147,19 @@ pub fn prompt(session: &Session, body_lines: usize) -> String {
 }
 
 /// Run the interactive shell until `:quit` or Ctrl-D.
-pub fn run(session: &mut Session, history: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run(session: &mut Session, history: Option<PathBuf>, color: bool) -> anyhow::Result<()> {
     crate::cancel::install();
+    // List completion, as in bash: Tab completes the common prefix, Tab again lists.
     let config = Config::builder()
         .auto_add_history(false)
         .history_ignore_dups(true)?
+        .completion_type(CompletionType::List)
         .build();
     let mut rl: Editor<ShellHelper, DefaultHistory> = Editor::with_config(config)?;
-    rl.set_helper(Some(ShellHelper::default()));
+    rl.set_helper(Some(ShellHelper {
+        color,
+        ..ShellHelper::default()
+    }));
     if let Some(h) = &history {
         if let Some(dir) = h.parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -169,17 +169,20 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) -> anyhow::Result<()
     if !session.is_connected() {
         session.note("not connected: :connect HOST[:PORT] to start, :help for help");
     }
-    let mut body_lines = 0usize;
+    let mut shell = Repl {
+        rl,
+        history,
+        body_lines: 0,
+    };
     loop {
-        if let Some(h) = rl.helper_mut() {
-            h.mechanisms = session
-                .caps()
-                .map(|c| c.auth_mechanisms())
-                .unwrap_or_default();
-            h.body = session.in_body();
+        if let Some(h) = shell.rl.helper_mut() {
+            h.know = Knowledge {
+                caps: session.caps().cloned(),
+                body: session.in_body(),
+            };
         }
-        let p = prompt(session, body_lines);
-        let line = match rl.readline(&p) {
+        let p = prompt(session, shell.body_lines);
+        let input = match shell.rl.readline(&p) {
             Ok(l) => l,
             Err(ReadlineError::Interrupted) => continue, // Ctrl-C: drop the line, stay
             Err(ReadlineError::Eof) => {
@@ -190,24 +193,103 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) -> anyhow::Result<()
             }
             Err(e) => return Err(e.into()),
         };
-        let in_body = session.in_body();
-        // Decide before running the line: a line answering an AUTH challenge is a secret.
-        let keep = !in_body && !session.expects_secret() && lang::history_safe(&line);
-        crate::cancel::clear();
-        let result = exec::execute(session, &line, true);
-        if keep && !line.trim().is_empty() {
-            let _ = rl.add_history_entry(line.as_str());
-            if let Some(h) = &history {
-                let _ = rl.save_history(h);
+        if shell.input(session, &input) {
+            break;
+        }
+    }
+    if let Some(h) = &shell.history {
+        if shell.rl.history().len() > 0 {
+            let _ = shell.rl.save_history(h);
+        }
+    }
+    Ok(())
+}
+
+struct Repl {
+    rl: Editor<ShellHelper, DefaultHistory>,
+    history: Option<PathBuf>,
+    body_lines: usize,
+}
+
+impl Repl {
+    /// Handle what one readline returned; `true` to leave. A bracketed paste arrives as one
+    /// input with newlines: in body mode each line is a body line; at the command prompt the
+    /// lines become separate commands only after the user says yes.
+    fn input(&mut self, session: &mut Session, input: &str) -> bool {
+        if !input.contains('\n') {
+            return self.line(session, input);
+        }
+        let lines: Vec<&str> = input
+            .strip_suffix('\n')
+            .unwrap_or(input)
+            .split('\n')
+            .collect();
+        let mut rest = &lines[..];
+        while session.in_body() {
+            let Some((first, tail)) = rest.split_first() else {
+                return false;
+            };
+            rest = tail;
+            if self.line(session, first) {
+                return true;
             }
         }
-        body_lines = if session.in_body() {
-            if in_body { body_lines + 1 } else { 0 }
-        } else {
-            0
+        let commands: Vec<&str> = rest
+            .iter()
+            .copied()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        if commands.is_empty() {
+            return false;
+        }
+        if commands.len() > 1 {
+            session.note(format!("the paste holds {} command lines:", commands.len()));
+            for c in &commands {
+                session.transcript.print_only(&format!("    {c}"));
+            }
+            let answer = self.rl.readline(&format!(
+                "run them as {} commands, in order? [y/N] ",
+                commands.len()
+            ));
+            if !matches!(answer.as_deref().map(str::trim), Ok("y" | "Y" | "yes")) {
+                session.note("paste dropped; nothing was sent");
+                return false;
+            }
+        }
+        for (i, c) in rest.iter().enumerate() {
+            if c.trim().is_empty() && !session.in_body() {
+                continue;
+            }
+            if self.line(session, c) {
+                return true;
+            }
+            if !session.is_connected() && i + 1 < rest.len() && !c.starts_with(':') {
+                session.warn("the connection is gone; the rest of the paste was not run");
+                break;
+            }
+        }
+        false
+    }
+
+    /// Run one line; `true` to leave.
+    fn line(&mut self, session: &mut Session, line: &str) -> bool {
+        let in_body = session.in_body();
+        // Decide before running the line: a line answering an AUTH challenge is a secret.
+        let keep = !in_body && !session.expects_secret() && lang::history_safe(line);
+        crate::cancel::clear();
+        let result = exec::execute(session, line, true);
+        if keep {
+            let _ = self.rl.add_history_entry(line.trim_end());
+            if let Some(h) = &self.history {
+                let _ = self.rl.save_history(h);
+            }
+        }
+        self.body_lines = match (session.in_body(), in_body) {
+            (true, true) => self.body_lines + 1,
+            _ => 0,
         };
         match result {
-            Ok(Step::Quit) => break,
+            Ok(Step::Quit) => return true,
             Ok(_) => {}
             Err(e) => {
                 if matches!(e.downcast_ref::<Error>(), Some(Error::Cancelled)) {
@@ -223,9 +305,6 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) -> anyhow::Result<()
                 }
             }
         }
+        false
     }
-    if let (Some(h), true) = (&history, rl.history().len() > 0) {
-        let _ = rl.save_history(h);
-    }
-    Ok(())
 }
