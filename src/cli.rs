@@ -44,7 +44,7 @@ ENVIRONMENT:
 #[derive(Debug, Parser)]
 #[command(name = "smtpsh", version = crate::VERSION_LINE, after_long_help = AFTER_HELP.to_string() + "\n" + crate::error::Exit::TABLE, infer_long_args = false)]
 pub struct Cli {
-    /// host, host:port, [v6addr]:port, smtp://host[:port] or smtps://host[:port]
+    /// `host`, `host:port`, `[v6addr]:port`, `smtp://host[:port]` or `smtps://host[:port]`
     ///
     /// Default port 25, or 465 with smtps:// or --tls-on-connect. Without a target the shell
     /// starts unconnected; use :connect.

@@ -32,22 +32,25 @@ impl Capabilities {
         let greeting = lines.next().map(|l| escape_bytes(l)).unwrap_or_default();
         let entries = lines
             .filter_map(|line| {
-                let text = escape_bytes(line);
-                let mut words = text.split_whitespace();
+                // Split and upper-case the raw bytes, then escape each word: escaping first
+                // would upper-case the escapes themselves (`\x1b` into `\X1B`).
+                let mut words = line
+                    .split(|b| b.is_ascii_whitespace())
+                    .filter(|w| !w.is_empty());
                 let first = words.next()?;
                 // Old servers advertise `AUTH=PLAIN LOGIN` for clients that predate RFC 2554
                 // (RFC 4954 §1 mentions it); it means AUTH.
-                let (keyword, first_param) = match first.split_once('=') {
-                    Some((keyword, param)) => (keyword, Some(param).filter(|p| !p.is_empty())),
+                let (keyword, first_param) = match first.iter().position(|&b| b == b'=') {
+                    Some(i) => (&first[..i], Some(&first[i + 1..]).filter(|p| !p.is_empty())),
                     None => (first, None),
                 };
                 let params = first_param
                     .into_iter()
                     .chain(words)
-                    .map(str::to_owned)
+                    .map(escape_bytes)
                     .collect();
                 Some(Capability {
-                    keyword: keyword.to_ascii_uppercase(),
+                    keyword: escape_bytes(&keyword.to_ascii_uppercase()),
                     params,
                 })
             })
@@ -136,6 +139,19 @@ mod tests {
     }
 
     #[test]
+    fn regression_escapes_in_keywords_stay_lower_case() {
+        // See: an ESC in a capability line was shown as `\X1B`, not the documented `\x1b`.
+        let r = Reply {
+            code: Code::new(250).unwrap(),
+            enhanced: None,
+            lines: vec![b"mx".to_vec(), b"x\x1b]0;t\x07 p\x1b".to_vec()],
+        };
+        let c = Capabilities::from_ehlo(&r);
+        assert_eq!(c.entries[0].keyword, "X\\x1b]0;T\\x07");
+        assert_eq!(c.entries[0].params, ["p\\x1b"]);
+    }
+
+    #[test]
     fn parses_keywords_and_params() {
         let c = postfix();
         assert_eq!(c.greeting, "mx.example.org Hello client.example.net");
@@ -219,7 +235,7 @@ mod tests {
         assert_eq!(
             c.entries,
             [Capability {
-                keyword: "X-ODD\\XFF".into(),
+                keyword: "X-ODD\\xff".into(),
                 params: vec!["a".into(), "b".into()]
             }]
         );

@@ -1,0 +1,522 @@
+//! The binary against a real Postfix on loopback (ci/postfix-setup.sh, ci/postfix-start.sh).
+//!
+//! Ports: 2525 plain with STARTTLS and AUTH, 2465 implicit TLS, 2587 submission (STARTTLS,
+//! then AUTH, required). Users `alice`/`alicepass` and `bob`/`bobpass` in the SASL realm
+//! test.local; mail to alice@test.local lands in /home/alice/Maildir/new/. The certificate
+//! is /etc/postfix/test-tls/cert.pem (SAN localhost, 127.0.0.1, ::1).
+//!
+//! A custom harness (libtest-mimic) so that a missing Postfix is visible: every trial is then
+//! marked ignored and one line says why. With `SMTPSH_REQUIRE_POSTFIX=1` (as in CI) a
+//! missing Postfix fails every trial instead. Trials are independent of each other (each
+//! message carries its own random token) and may run in parallel.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::*;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+const PROBE_ADDR: &str = "127.0.0.1:2525";
+const PLAIN: &str = "127.0.0.1:2525";
+const SMTPS: &str = "127.0.0.1:2465";
+const SUBMISSION: &str = "127.0.0.1:2587";
+const CERT: &str = "/etc/postfix/test-tls/cert.pem";
+const ALICE_NEW: &str = "/home/alice/Maildir/new";
+const ALICE_PASSWORD: &str = "alicepass";
+const EHLO_NAME: &str = "client.test";
+
+type Outcome = Result<(), String>;
+type TrialFn = fn() -> Outcome;
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = trials();
+    // `--list` output is parsed by tools: print nothing extra, fail nothing.
+    if !args.list {
+        if let Err(why) = probe() {
+            if std::env::var("SMTPSH_REQUIRE_POSTFIX").is_ok_and(|v| v == "1") {
+                eprintln!(
+                    "\n*** postfix suite: SMTPSH_REQUIRE_POSTFIX=1 but there is no Postfix on \
+                     {PROBE_ADDR} ({why}); run ci/postfix-setup.sh and ci/postfix-start.sh ***\n"
+                );
+                trials = trials
+                    .into_iter()
+                    .map(|t| {
+                        let why = why.clone();
+                        Trial::test(t.name().to_string(), move || {
+                            Err(Failed::from(format!(
+                                "SMTPSH_REQUIRE_POSTFIX=1 but no Postfix on {PROBE_ADDR}: {why}"
+                            )))
+                        })
+                    })
+                    .collect();
+            } else {
+                println!(
+                    "postfix suite left out: no Postfix on {PROBE_ADDR} \
+                     (run ci/postfix-setup.sh and ci/postfix-start.sh)"
+                );
+                trials = trials
+                    .into_iter()
+                    .map(|t| t.with_ignored_flag(true))
+                    .collect();
+            }
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn trials() -> Vec<Trial> {
+    let list: &[(&str, TrialFn)] = &[
+        ("starttls_auth_plain", starttls_auth_plain),
+        ("starttls_auth_login", starttls_auth_login),
+        ("starttls_auth_cram_md5", starttls_auth_cram_md5),
+        (
+            "starttls_auth_user_with_realm",
+            starttls_auth_user_with_realm,
+        ),
+        (
+            "starttls_without_cafile_exits_4",
+            starttls_without_cafile_exits_4,
+        ),
+        (
+            "starttls_wrong_tls_name_exits_4",
+            starttls_wrong_tls_name_exits_4,
+        ),
+        ("smtps_implicit_tls_auth", smtps_implicit_tls_auth),
+        (
+            "smtps_url_implies_implicit_tls",
+            smtps_url_implies_implicit_tls,
+        ),
+        (
+            "submission_refuses_mail_before_starttls",
+            submission_refuses_mail_before_starttls,
+        ),
+        (
+            "submission_takes_mail_after_starttls_and_auth",
+            submission_takes_mail_after_starttls_and_auth,
+        ),
+        ("wrong_password_expected_535", wrong_password_expected_535),
+        (
+            "wrong_password_unexpected_535_exits_1",
+            wrong_password_unexpected_535_exits_1,
+        ),
+        ("vrfy_local_user_252", vrfy_local_user_252),
+        ("unknown_recipient_550", unknown_recipient_550),
+        (
+            "delivery_send_file_byte_exact",
+            delivery_send_file_byte_exact,
+        ),
+        (
+            "delivery_script_body_byte_exact",
+            delivery_script_body_byte_exact,
+        ),
+    ];
+    list.iter()
+        .map(|&(name, f)| Trial::test(name, move || f().map_err(Failed::from)))
+        .collect()
+}
+
+/// Postfix is there: a connection to 127.0.0.1:2525 gets a 220 within 2 s.
+fn probe() -> Result<(), String> {
+    let addr: SocketAddr = PROBE_ADDR.parse().expect("address");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .map_err(|e| format!("connect: {e}"))?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while !got.contains(&b'\n') {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err("no greeting within 2 s".into());
+        }
+        s.set_read_timeout(Some(left))
+            .map_err(|e| format!("set_read_timeout: {e}"))?;
+        match s.read(&mut buf) {
+            Ok(0) => return Err("closed before a greeting".into()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(format!("no greeting: {e}")),
+        }
+    }
+    let _ = s.write_all(b"QUIT\r\n");
+    if got.starts_with(b"220") {
+        Ok(())
+    } else {
+        Err(format!(
+            "the greeting is not a 220: {:?}",
+            String::from_utf8_lossy(&got)
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+/// Run the binary with `--ehlo client.test --timeout 20`, `args` (ending with the target),
+/// `script` on stdin, and `SMTPSH_PASSWORD` if given.
+fn smtpsh_run(args: &[&str], script: &str, password: Option<&str>) -> Run {
+    let mut cmd = smtpsh();
+    if let Some(pw) = password {
+        cmd.env("SMTPSH_PASSWORD", pw);
+    }
+    cmd.args(["--ehlo", EHLO_NAME, "--timeout", "20"])
+        .args(args)
+        .write_stdin(script);
+    run_quiet(&mut cmd)
+}
+
+fn code(run: &Run, want: i32) -> Outcome {
+    if run.code == Some(want) {
+        Ok(())
+    } else {
+        Err(format!("expected exit code {want}\n{}", run.describe()))
+    }
+}
+
+fn stdout_line(run: &Run, prefix: &str) -> Outcome {
+    if run.stdout.lines().any(|l| l.starts_with(prefix)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "no stdout line starts with {prefix:?}\n{}",
+            run.describe()
+        ))
+    }
+}
+
+fn not_shown(run: &Run, what: &str, needle: &str) -> Outcome {
+    if run.all_output().contains(needle) {
+        Err(format!("{what} ({needle:?}) was shown\n{}", run.describe()))
+    } else {
+        Ok(())
+    }
+}
+
+/// STARTTLS on 2525 (trusting the test certificate), then `:auth MECH USER`, expecting 235.
+fn starttls_auth(mech: &str, user: &str) -> Outcome {
+    let script = format!(":auth {mech} {user}\n:expect 235\nQUIT\n");
+    let run = smtpsh_run(
+        &["--starttls", "--cafile", CERT, PLAIN],
+        &script,
+        Some(ALICE_PASSWORD),
+    );
+    code(&run, 0)?;
+    stdout_line(&run, "S~ 235")?;
+    not_shown(&run, "the password", ALICE_PASSWORD)?;
+    not_shown(&run, "the password in base64", &b64(ALICE_PASSWORD))?;
+    not_shown(
+        &run,
+        "the PLAIN response",
+        &b64(format!("\0{user}\0{ALICE_PASSWORD}")),
+    )?;
+    if !run.stdout.contains("<redacted>") {
+        return Err(format!("AUTH not shown redacted\n{}", run.describe()));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS and AUTH
+// ---------------------------------------------------------------------------------------
+
+fn starttls_auth_plain() -> Outcome {
+    starttls_auth("PLAIN", "alice")
+}
+
+fn starttls_auth_login() -> Outcome {
+    starttls_auth("LOGIN", "alice")
+}
+
+fn starttls_auth_cram_md5() -> Outcome {
+    starttls_auth("CRAM-MD5", "alice")
+}
+
+/// Cyrus SASL takes `user@realm` as well as the bare user (the realm is test.local).
+fn starttls_auth_user_with_realm() -> Outcome {
+    starttls_auth("PLAIN", "alice@test.local")
+}
+
+/// The test certificate is self-signed: without `--cafile` it does not verify.
+fn starttls_without_cafile_exits_4() -> Outcome {
+    let run = smtpsh_run(&["--starttls", PLAIN], "QUIT\n", None);
+    code(&run, 4)
+}
+
+fn starttls_wrong_tls_name_exits_4() -> Outcome {
+    let run = smtpsh_run(
+        &[
+            "--starttls",
+            "--cafile",
+            CERT,
+            "--tls-name",
+            "wrong.example",
+            PLAIN,
+        ],
+        "QUIT\n",
+        None,
+    );
+    code(&run, 4)
+}
+
+fn smtps_implicit_tls_auth() -> Outcome {
+    let script = format!("EHLO {EHLO_NAME}\n:expect 250\n:auth PLAIN alice\n:expect 235\nQUIT\n");
+    let run = smtpsh_run(
+        &["--tls-on-connect", "--cafile", CERT, SMTPS],
+        &script,
+        Some(ALICE_PASSWORD),
+    );
+    code(&run, 0)?;
+    stdout_line(&run, "S~ 220")?;
+    stdout_line(&run, "S~ 235")?;
+    not_shown(&run, "the password", ALICE_PASSWORD)
+}
+
+fn smtps_url_implies_implicit_tls() -> Outcome {
+    let run = smtpsh_run(
+        &["--cafile", CERT, &format!("smtps://{SMTPS}")],
+        &format!("EHLO {EHLO_NAME}\n:expect 250\nQUIT\n"),
+        None,
+    );
+    code(&run, 0)?;
+    stdout_line(&run, "S~ 220")
+}
+
+/// Port 2587 has `smtpd_tls_security_level=encrypt`:
+/// `530 5.7.0 Must issue a STARTTLS command first`.
+fn submission_refuses_mail_before_starttls() -> Outcome {
+    let script =
+        format!("EHLO {EHLO_NAME}\nMAIL FROM:<alice@test.local>\n:expect 530 5.7.0\nQUIT\n");
+    let run = smtpsh_run(&[SUBMISSION], &script, None);
+    code(&run, 0)?;
+    stdout_line(&run, "S: 530 [5.7.0]")
+}
+
+fn submission_takes_mail_after_starttls_and_auth() -> Outcome {
+    let script = ":auth LOGIN alice\n:expect 235\nMAIL FROM:<alice@test.local>\n:expect 250\n\
+                  RCPT TO:<bob@test.local>\n:expect 250\nRSET\n:expect 250\nQUIT\n";
+    let run = smtpsh_run(
+        &["--starttls", "--cafile", CERT, SUBMISSION],
+        script,
+        Some(ALICE_PASSWORD),
+    );
+    code(&run, 0)
+}
+
+/// `535 5.7.8 Error: authentication failed: authentication failure`.
+fn wrong_password_expected_535() -> Outcome {
+    let run = smtpsh_run(
+        &["--starttls", "--cafile", CERT, PLAIN],
+        ":auth PLAIN alice\n:expect 535\nQUIT\n",
+        Some("not-the-password"),
+    );
+    code(&run, 0)?;
+    stdout_line(&run, "S~ 535 [5.7.8]")?;
+    not_shown(&run, "the wrong password", "not-the-password")
+}
+
+fn wrong_password_unexpected_535_exits_1() -> Outcome {
+    let run = smtpsh_run(
+        &["--starttls", "--cafile", CERT, PLAIN],
+        ":auth PLAIN alice\nQUIT\n",
+        Some("not-the-password"),
+    );
+    code(&run, 1)
+}
+
+// ---------------------------------------------------------------------------------------
+// Plain commands
+// ---------------------------------------------------------------------------------------
+
+/// Postfix answers VRFY for a local user with `252 2.0.0 alice`, and for an unknown one with
+/// `550 5.1.1 <…>: Recipient address rejected: User unknown in local recipient table`.
+fn vrfy_local_user_252() -> Outcome {
+    let token = unique_token("nosuchuser");
+    let script = format!(
+        "EHLO {EHLO_NAME}\nVRFY alice\n:expect 252\nVRFY {token}\n:expect 550 5.1.1\nQUIT\n"
+    );
+    let run = smtpsh_run(&[PLAIN], &script, None);
+    code(&run, 0)?;
+    stdout_line(&run, "S: 252 [2.0.0] alice")
+}
+
+/// Note: `nobody@test.local` would be accepted: `nobody` is a Unix user, so it is in the
+/// local recipient table. A made-up name is not.
+fn unknown_recipient_550() -> Outcome {
+    let token = unique_token("nosuchuser");
+    let script = format!(
+        "EHLO {EHLO_NAME}\nMAIL FROM:<alice@test.local>\n:expect 250\n\
+         RCPT TO:<{token}@test.local>\n:expect 550 5.1.1\nRSET\n:expect 250\nQUIT\n"
+    );
+    let run = smtpsh_run(&[PLAIN], &script, None);
+    code(&run, 0)?;
+    stdout_line(&run, "S: 550 [5.1.1]")
+}
+
+// ---------------------------------------------------------------------------------------
+// Delivery
+// ---------------------------------------------------------------------------------------
+
+/// The headers every test message starts with; the first line is the marker that separates
+/// our message from the headers Postfix adds in front of it.
+fn headers(token: &str) -> String {
+    format!(
+        "X-Smtpsh-Test: {token}\n\
+         From: <alice@test.local>\n\
+         To: <alice@test.local>\n\
+         Subject: smtpsh delivery {token}\n\
+         Message-ID: <{token}@smtpsh.test>\n\
+         MIME-Version: 1.0\n\
+         Content-Type: text/plain; charset=utf-8\n\
+         Content-Transfer-Encoding: 8bit\n\
+         \n"
+    )
+}
+
+/// Wait (at most 30 s) for the message with `token` in alice's Maildir; return its path and
+/// what Postfix stored.
+fn delivered(token: &str) -> Result<(PathBuf, Vec<u8>), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let needle = format!("X-Smtpsh-Test: {token}\n");
+    loop {
+        if let Ok(entries) = std::fs::read_dir(ALICE_NEW) {
+            for e in entries.flatten() {
+                let path = e.path();
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        if find(&bytes, needle.as_bytes()).is_some() {
+                            return Ok((path, bytes));
+                        }
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                        return Err(format!(
+                            "cannot read {} ({err}): the suite must run as root",
+                            path.display()
+                        ));
+                    }
+                    Err(_) => {} // moved or removed meanwhile
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "no message with {needle:?} in {ALICE_NEW} within 30 s (see /var/log/postfix.log)"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Compare the stored message (from our marker header on) with `expected`; remove the file
+/// when it matches. Returns what Postfix put in front (its Received header and so on).
+fn compare_delivered(token: &str, expected: &[u8]) -> Result<String, String> {
+    let (path, stored) = delivered(token)?;
+    let marker = format!("X-Smtpsh-Test: {token}\n");
+    let at = find(&stored, marker.as_bytes()).expect("found before");
+    if at != 0 && stored[at - 1] != b'\n' {
+        return Err(format!("marker not at a line start in {}", path.display()));
+    }
+    let (added, ours) = stored.split_at(at);
+    if ours != expected {
+        return Err(format!(
+            "{} differs from what was sent\n--- stored:\n{}\n--- expected:\n{}",
+            path.display(),
+            escape_bytes(ours),
+            escape_bytes(expected)
+        ));
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(String::from_utf8_lossy(added).into_owned())
+}
+
+/// A body with the hard cases: leading dots, a lone dot, mixed line ends, UTF-8 and a
+/// 990-octet line.
+fn tricky_body(token: &str) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(b".leading dot\n");
+    b.extend_from_slice(b"..two leading dots\n");
+    b.extend_from_slice(b".\n");
+    b.extend_from_slice(b"a CRLF line\r\n");
+    b.extend_from_slice("UTF-8: grüße, 日本語, 📬\n".as_bytes());
+    let mut long = format!("990 octets {token} ").into_bytes();
+    long.resize(990, b'x');
+    b.extend_from_slice(&long);
+    b.extend_from_slice(b"\n");
+    b.extend_from_slice(b"last line\n");
+    b
+}
+
+fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// `:send FILE` (bare LF line ends in the file) over STARTTLS with AUTH; Postfix stores the
+/// message byte for byte (CRLF as LF).
+fn delivery_send_file_byte_exact() -> Outcome {
+    let token = unique_token("send");
+    let mut message = headers(&token).into_bytes();
+    message.extend(tricky_body(&token));
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let file = write_file(dir.path(), "message.eml", &message);
+    let script = format!(
+        ":auth PLAIN alice\n:expect 235\nMAIL FROM:<alice@test.local>\n:expect 250\n\
+         RCPT TO:<alice@test.local>\n:expect 250\n:send {}\n:expect 250\nQUIT\n:expect 221\n",
+        file.display()
+    );
+    let run = smtpsh_run(
+        &["--starttls", "--cafile", CERT, PLAIN],
+        &script,
+        Some(ALICE_PASSWORD),
+    );
+    code(&run, 0)?;
+    let added = compare_delivered(&token, &crlf_to_lf(&message))?;
+    // Postfix's Received header shows that TLS and AUTH were used.
+    if !added.contains("with ESMTPSA") {
+        return Err(format!("no `with ESMTPSA` in the added headers:\n{added}"));
+    }
+    Ok(())
+}
+
+/// The body typed in a script after DATA: the same cases, except a lone dot (which ends the
+/// body in a script) and a bare CR-LF mix (a script line ends at LF).
+fn delivery_script_body_byte_exact() -> Outcome {
+    let token = unique_token("script");
+    let mut message = headers(&token).into_bytes();
+    let body: Vec<u8> = tricky_body(&token)
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| *l != b".\n" && !l.ends_with(b"\r\n"))
+        .flatten()
+        .copied()
+        .collect();
+    message.extend_from_slice(&body);
+    let mut script = format!(
+        "EHLO {EHLO_NAME}\n:expect 250\nMAIL FROM:<alice@test.local>\n:expect 250\n\
+         RCPT TO:<alice@test.local>\n:expect 250\nDATA\n"
+    )
+    .into_bytes();
+    script.extend_from_slice(&message);
+    script.extend_from_slice(b".\n:expect 250\nQUIT\n");
+    let mut cmd = smtpsh();
+    cmd.args(["--ehlo", EHLO_NAME, "--timeout", "20", PLAIN])
+        .write_stdin(script);
+    let run = run_quiet(&mut cmd);
+    code(&run, 0)?;
+    compare_delivered(&token, &message).map(|_| ())
+}
