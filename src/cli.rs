@@ -9,6 +9,23 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+/// What `--generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// bash completion
+    Bash,
+    /// zsh completion
+    Zsh,
+    /// fish completion
+    Fish,
+    /// elvish completion
+    Elvish,
+    /// PowerShell completion
+    Powershell,
+    /// the man page (roff)
+    Man,
+}
+
 /// When to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorWhen {
@@ -124,6 +141,28 @@ pub struct Cli {
     /// Keep no history file
     #[arg(long)]
     pub no_history: bool,
+
+    /// Write a shell completion script or the man page to stdout (for packagers)
+    #[arg(long, value_name = "KIND", hide = true)]
+    pub generate: Option<Generate>,
+}
+
+/// Write what `--generate KIND` asks for: completions and the man page come from the same
+/// clap definition as `--help`, so they can't disagree with it.
+pub fn generate(kind: Generate, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let mut cmd = Cli::command();
+    let shell = match kind {
+        Generate::Bash => Shell::Bash,
+        Generate::Zsh => Shell::Zsh,
+        Generate::Fish => Shell::Fish,
+        Generate::Elvish => Shell::Elvish,
+        Generate::Powershell => Shell::PowerShell,
+        Generate::Man => return clap_mangen::Man::new(cmd).render(out),
+    };
+    clap_complete::generate(shell, &mut cmd, "smtpsh", out);
+    Ok(())
 }
 
 fn positive_secs(s: &str) -> Result<f64, String> {

@@ -73,6 +73,9 @@ fn password(cli: &Cli) -> anyhow::Result<Option<Secret>> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(kind) = cli.generate {
+        return Ok(smtpsh::cli::generate(kind, &mut io::stdout().lock())?);
+    }
     let script_mode = cli.script.is_some() || !io::stdin().is_terminal();
     let color = match cli.color {
         ColorWhen::Always => true,

@@ -1,0 +1,54 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'smtpsh' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'smtpsh'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'smtpsh' {
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Port (overrides one in TARGET)')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port (overrides one in TARGET)')
+            [CompletionResult]::new('--cafile', '--cafile', [CompletionResultType]::ParameterName, 'PEM CA certificate(s) to trust, besides the system''s')
+            [CompletionResult]::new('--tls-name', '--tls-name', [CompletionResultType]::ParameterName, 'Name to verify in the certificate and send as SNI (default: the host as typed)')
+            [CompletionResult]::new('--ehlo', '--ehlo', [CompletionResultType]::ParameterName, 'Name for automatic EHLO and a bare EHLO (default: this machine''s name)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Deadline in seconds for each reply (not an idle timer)')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Deadline in seconds for connecting')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User for :auth when none is typed')
+            [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'File holding the password for :auth (one trailing newline ignored)')
+            [CompletionResult]::new('--script', '--script', [CompletionResultType]::ParameterName, 'Run the commands in FILE (a non-terminal standard input does the same)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'History file for the interactive shell (default: $XDG_DATA_HOME/smtpsh/history)')
+            [CompletionResult]::new('--generate', '--generate', [CompletionResultType]::ParameterName, 'Write a shell completion script or the man page to stdout (for packagers)')
+            [CompletionResult]::new('--starttls', '--starttls', [CompletionResultType]::ParameterName, 'After the greeting: EHLO, STARTTLS, EHLO again; TLS is required')
+            [CompletionResult]::new('--tls-on-connect', '--tls-on-connect', [CompletionResultType]::ParameterName, 'Implicit TLS from the first byte (SMTPS, RFC 8314)')
+            [CompletionResult]::new('--smtps', '--smtps', [CompletionResultType]::ParameterName, 'Implicit TLS from the first byte (SMTPS, RFC 8314)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept an invalid certificate or name (loudly marked for the whole session)')
+            [CompletionResult]::new('--keep-going', '--keep-going', [CompletionResultType]::ParameterName, 'In a script, do not stop at an unexpected 4xx/5xx (still exits non-zero)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'The transcript as JSON Lines on stdout')
+            [CompletionResult]::new('--no-history', '--no-history', [CompletionResultType]::ParameterName, 'Keep no history file')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

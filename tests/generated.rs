@@ -1,0 +1,65 @@
+//! The committed completions and man page are what the code generates now. After changing
+//! the command line, regenerate them with `SMTPSH_BLESS=1 cargo test --test generated`.
+
+use std::path::Path;
+use std::process::Command;
+
+const FILES: &[(&str, &str)] = &[
+    ("bash", "completions/smtpsh.bash"),
+    ("zsh", "completions/_smtpsh"),
+    ("fish", "completions/smtpsh.fish"),
+    ("elvish", "completions/smtpsh.elv"),
+    ("powershell", "completions/_smtpsh.ps1"),
+    ("man", "docs/smtpsh.1"),
+];
+
+#[test]
+fn completions_and_man_page_are_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bless = std::env::var_os("SMTPSH_BLESS").is_some();
+    let mut stale = Vec::new();
+    for (kind, file) in FILES {
+        let out = Command::new(env!("CARGO_BIN_EXE_smtpsh"))
+            .args(["--generate", kind])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "--generate {kind} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout.len() > 500,
+            "--generate {kind} wrote almost nothing"
+        );
+        let path = root.join(file);
+        if bless {
+            std::fs::write(&path, &out.stdout).unwrap();
+        } else if std::fs::read(&path).ok().as_deref() != Some(&out.stdout[..]) {
+            stale.push(*file);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "{stale:?} no longer match what the code generates; run SMTPSH_BLESS=1 cargo test --test generated and commit"
+    );
+}
+
+#[test]
+fn completions_know_the_options() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bash = std::fs::read_to_string(root.join("completions/smtpsh.bash")).unwrap();
+    let fish = std::fs::read_to_string(root.join("completions/smtpsh.fish")).unwrap();
+    let zsh = std::fs::read_to_string(root.join("completions/_smtpsh")).unwrap();
+    for opt in [
+        "starttls",
+        "tls-on-connect",
+        "cafile",
+        "password-file",
+        "keep-going",
+    ] {
+        assert!(bash.contains(&format!("--{opt}")), "bash lacks --{opt}");
+        assert!(zsh.contains(&format!("--{opt}")), "zsh lacks --{opt}");
+        assert!(fish.contains(&format!("-l {opt}")), "fish lacks --{opt}");
+    }
+}
