@@ -461,3 +461,68 @@ fn hint_shows_syntax_while_typing() {
     t.eof();
     server.finish().assert_ok();
 }
+
+#[test]
+fn history_is_deduplicated_most_recent_last() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("NOOP"),
+        send("250 ok\r\n"),
+        expect("RSET"),
+        send("250 ok\r\n"),
+        expect("NOOP"),
+        send("250 ok\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let home = home();
+    let history = home.join("history");
+    let p = prompt(&server);
+    let mut t = Pty::spawn(
+        &["--history", history.to_str().unwrap(), &server.target()],
+        &home,
+    );
+    for cmd in ["NOOP", "RSET", "NOOP"] {
+        t.expect(&p);
+        t.line(cmd);
+        t.expect("250 ok");
+    }
+    t.expect(&p);
+    t.ctrl('d');
+    t.eof();
+    server.finish().assert_ok();
+    let hist = std::fs::read_to_string(&history).unwrap();
+    let entries: Vec<&str> = hist.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(entries, ["RSET", "NOOP"], "history file:\n{hist}");
+}
+
+#[test]
+fn star_at_the_auth_prompt_cancels_before_anything_is_sent() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&["AUTH PLAIN"])),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    t.expect(&p);
+    t.line("EHLO client.test");
+    t.expect(&p);
+    t.line("AUTH PLAIN");
+    t.expect("user (* cancels): ");
+    t.line("*");
+    t.expect("cancelled");
+    t.expect(&p);
+    t.ctrl('d');
+    t.eof();
+    let got = server.finish();
+    got.assert_ok();
+    assert!(
+        !got.text().contains("AUTH"),
+        "AUTH reached the wire after '*': {}",
+        got.text()
+    );
+}

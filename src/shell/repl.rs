@@ -271,6 +271,23 @@ impl Repl {
         false
     }
 
+    /// Add `line` to the history, de-duplicated: an earlier copy moves to the end, so Up
+    /// finds each command once, most recent first.
+    fn remember(&mut self, line: &str) {
+        let h = self.rl.history_mut();
+        if h.iter().any(|e| e == line) {
+            let rest: Vec<String> = h.iter().filter(|e| *e != line).cloned().collect();
+            let _ = h.clear();
+            for e in rest {
+                let _ = h.add_owned(e);
+            }
+        }
+        let _ = self.rl.add_history_entry(line);
+        if let Some(path) = &self.history {
+            let _ = self.rl.save_history(path);
+        }
+    }
+
     /// Run one line; `true` to leave.
     fn line(&mut self, session: &mut Session, line: &str) -> bool {
         let in_body = session.in_body();
@@ -279,10 +296,7 @@ impl Repl {
         crate::cancel::clear();
         let result = exec::execute(session, line, true);
         if keep {
-            let _ = self.rl.add_history_entry(line.trim_end());
-            if let Some(h) = &self.history {
-                let _ = self.rl.save_history(h);
-            }
+            self.remember(line.trim_end());
         }
         self.body_lines = match (session.in_body(), in_body) {
             (true, true) => self.body_lines + 1,
