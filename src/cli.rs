@@ -126,6 +126,14 @@ pub struct Cli {
     #[arg(long)]
     pub keep_going: bool,
 
+    /// In a script, send runs of MAIL/RCPT/RSET (ended by DATA or NOOP) as one write
+    ///
+    /// PIPELINING (RFC 2920): the replies are then read and checked in order, each against
+    /// the :expect lines after its own command. Refused when the server did not advertise
+    /// PIPELINING.
+    #[arg(long)]
+    pub pipeline: bool,
+
     /// The transcript as JSON Lines on stdout
     #[arg(long)]
     pub json: bool,

@@ -9,12 +9,12 @@ use anyhow::Context;
 use clap::Parser;
 
 use smtpsh::cli::{Cli, ColorWhen};
-use smtpsh::error::{Error, Exit, UsageError, exit_code};
+use smtpsh::error::{Error, Exit, ExpectationFailed, UsageError, exit_code};
 use smtpsh::net::tls::TlsOptions;
 use smtpsh::session::{Config, Session};
 use smtpsh::shell::{ask::TtyAsk, exec, repl, script};
 use smtpsh::smtp::{auth::Secret, command};
-use smtpsh::transcript::{Style, Transcript};
+use smtpsh::transcript::{Event, Style, Transcript};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -149,18 +149,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             None => (Box::new(io::stdin().lock()), "<stdin>".to_string()),
         };
-        if let Some(t) = &cli.target {
-            let r = exec::connect(&mut session, t, cli.port, flags)?;
-            if smtpsh::shell::lang::is_failure(&r) {
-                return Err(smtpsh::error::ExpectationFailed(format!(
-                    "the server answered {} on connecting",
-                    r.code
-                ))
-                .into());
+        let started = std::time::Instant::now();
+        let mut sum = script::Summary::default();
+        let opts = script::Options {
+            keep_going: cli.keep_going,
+            pipeline: cli.pipeline,
+        };
+        let result = (|| {
+            if let Some(t) = &cli.target {
+                let r = exec::connect(&mut session, t, cli.port, flags)?;
+                if smtpsh::shell::lang::is_failure(&r) {
+                    return Err(ExpectationFailed(format!(
+                        "the server answered {} on connecting",
+                        r.code
+                    ))
+                    .into());
+                }
             }
-        }
-        script::run(&mut session, input, &name, cli.keep_going)?;
-        return Ok(());
+            script::run(&mut session, input, &name, opts, &mut sum)
+        })();
+        // The last event of every script run, whatever the outcome: CI parses it.
+        session.transcript.emit(Event::Status {
+            exit: match &result {
+                Ok(()) => 0,
+                Err(e) => exit_code(e) as u8,
+            },
+            error: result.as_ref().err().map(|e| format!("{e:#}")),
+            commands: sum.commands,
+            replies: sum.replies,
+            failures: sum.failures,
+            ms: smtpsh::transcript::millis(started.elapsed()),
+        });
+        return result;
     }
 
     let history = if cli.no_history {

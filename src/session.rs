@@ -188,7 +188,7 @@ impl Session {
         self.emit(Event::Connect {
             target: target.to_string(),
             addr: conn.peer().to_string(),
-            ms: start.elapsed().as_secs_f64() * 1000.0,
+            ms: crate::transcript::millis(start.elapsed()),
         });
         let tls = conn.tls().cloned();
         self.state = State {
@@ -367,11 +367,19 @@ impl Session {
         self.send_line(wire.as_bytes(), line.clone(), false)?;
         let start = Instant::now();
         let r = self.read_reply()?;
+        self.after_reply(&verb, &r, start)?;
+        Ok(r)
+    }
+
+    /// What a reply to `verb` changes: capabilities, state, TLS, body mode, the connection.
+    /// Shows the reply. The one place that reads meaning into a reply, for lockstep and
+    /// pipelined commands alike.
+    fn after_reply(&mut self, verb: &Verb, r: &Reply, start: Instant) -> Result<(), Error> {
         let code = r.code.value();
         let mut caps = None;
         match verb {
             Verb::Ehlo | Verb::Lhlo if code == 250 => {
-                let c = Capabilities::from_ehlo(&r);
+                let c = Capabilities::from_ehlo(r);
                 self.caps = Some(c.clone());
                 caps = Some(c);
                 self.state.hello = true;
@@ -392,7 +400,7 @@ impl Session {
             Verb::Rset if code == 250 => self.state.stage = Stage::Idle,
             _ => {}
         }
-        self.show_reply(&r, start, caps);
+        self.show_reply(r, start, caps);
         match verb {
             Verb::Starttls if code == 220 => self.upgrade()?,
             Verb::Data if code == 354 => {
@@ -418,7 +426,69 @@ impl Session {
             // RFC 5321 §3.8: the server is closing the channel.
             self.disconnect("the server answered 421 and is closing the connection");
         }
-        Ok(r)
+        Ok(())
+    }
+
+    /// Send a group of commands in one write and read their replies in order (PIPELINING,
+    /// RFC 2920). Only MAIL, RCPT and RSET may stand anywhere in a group; DATA or NOOP may
+    /// end it (§3.1). Refused when the server did not advertise PIPELINING. Returns the
+    /// replies read; after a 421 or a lost connection it stops early.
+    pub fn pipeline(&mut self, lines: &[&str]) -> Result<Vec<Reply>, Error> {
+        for line in lines {
+            command::check_line(line.as_bytes())?;
+        }
+        self.conn()?;
+        if self.body.is_some() {
+            return Err(Error::Usage(
+                "in body mode: end the body with a lone '.' first".into(),
+            ));
+        }
+        if !self.caps.as_ref().is_some_and(|c| c.has("PIPELINING")) {
+            return Err(Error::Usage(
+                "--pipeline: the server did not advertise PIPELINING (RFC 2920) in its last EHLO; run without --pipeline".into(),
+            ));
+        }
+        for (i, line) in lines.iter().enumerate() {
+            let verb = Verb::of_line(line);
+            let last = i + 1 == lines.len();
+            let ok = matches!(verb, Verb::Mail | Verb::Rcpt | Verb::Rset)
+                || (last && matches!(verb, Verb::Data | Verb::Noop));
+            if !ok {
+                return Err(Error::Usage(format!(
+                    "{} can't be pipelined there: a group is MAIL, RCPT and RSET, optionally ended by DATA or NOOP (RFC 2920 §3.1)",
+                    verb.name()
+                )));
+            }
+        }
+        self.guard(|s| {
+            s.settle_owed()?;
+            let mut wire = Vec::with_capacity(lines.iter().map(|l| l.len() + 2).sum());
+            for l in lines {
+                wire.extend_from_slice(l.as_bytes());
+                wire.extend_from_slice(b"\r\n");
+            }
+            let timeout = s.config.timeout;
+            s.conn()?.send(&wire, timeout)?;
+            let tls = s.state.tls;
+            for l in lines {
+                s.emit(Event::Sent {
+                    line: l.to_string(),
+                    tls,
+                    redacted: false,
+                });
+            }
+            let start = Instant::now();
+            let mut replies = Vec::with_capacity(lines.len());
+            for l in lines {
+                let r = s.read_reply()?;
+                s.after_reply(&Verb::of_line(l), &r, start)?;
+                replies.push(r);
+                if s.conn.is_none() {
+                    break;
+                }
+            }
+            Ok(replies)
+        })
     }
 
     /// After a 220 to STARTTLS: the handshake, at once, nothing written before it ends.
@@ -614,7 +684,7 @@ impl Session {
             }
             let start = body.buf.len();
             body.stuffer.encode(line.as_bytes(), &mut body.buf);
-            body.stuffer.encode(b"\n", &mut body.buf);
+            body.stuffer.encode(b"\r\n", &mut body.buf);
             let shown = crate::smtp::escape::escape_bytes(&body.buf[start..body.buf.len() - 2]);
             if flush || body.buf.len() >= 64 * 1024 {
                 let chunk = std::mem::take(&mut body.buf);

@@ -107,6 +107,22 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         code: Option<u16>,
     },
+    /// How a script ended: the last event of a script run.
+    Status {
+        /// The exit status smtpsh ends with.
+        exit: u8,
+        /// The error that ended the script, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Lines run (commands and shell commands).
+        commands: u64,
+        /// Replies that ended a step.
+        replies: u64,
+        /// Unexpected 4xx/5xx and missed expectations.
+        failures: u64,
+        /// Wall time, milliseconds.
+        ms: f64,
+    },
     /// The connection ended.
     Closed {
         /// Why.
@@ -121,7 +137,7 @@ impl Event {
             code: reply.code.value(),
             enhanced: reply.enhanced.map(|e| e.to_string()),
             lines: reply.display_lines(),
-            ms: elapsed.as_secs_f64() * 1000.0,
+            ms: millis(elapsed),
             tls,
             capabilities: caps,
         }
@@ -254,6 +270,12 @@ impl Transcript {
         std::fs::write(path, &s)?;
         Ok(self.events.len())
     }
+}
+
+/// A duration in milliseconds, rounded to the microsecond (what a clock on loopback can
+/// tell apart; more digits are noise in the JSON).
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 /// One event as a JSON object on one line.
@@ -447,6 +469,19 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
                 })
             }
         }
+        Event::Status {
+            exit,
+            commands,
+            replies,
+            failures,
+            ms: t,
+            ..
+        } => paint(
+            format!(
+                "* done: exit {exit}; {commands} commands, {replies} replies, {failures} failures, {t:.0} ms"
+            ),
+            |s| s.dimmed(),
+        ),
         Event::Closed { reason } => paint(format!("* connection closed: {reason}"), |s| s.dimmed()),
     })
 }

@@ -152,15 +152,8 @@ fn shell(session: &mut Session, cmd: ShellCmd) -> anyhow::Result<Step> {
             None => Step::Nothing,
         }),
         ShellCmd::Expect(spec) => {
-            let (ok, code) = match session.last_reply() {
-                Some(r) => (spec.matches(r), Some(r.code.value())),
-                None => (false, None),
-            };
-            session.transcript.emit(Event::Expect {
-                spec: spec.as_str().to_string(),
-                ok,
-                code,
-            });
+            let last = session.last_reply().cloned();
+            let ok = check_expect(session, &spec, last.as_ref());
             Ok(Step::Expect {
                 ok,
                 spec: spec.as_str().to_string(),
@@ -190,6 +183,18 @@ fn shell(session: &mut Session, cmd: ShellCmd) -> anyhow::Result<Step> {
             Ok(Step::Quit)
         }
     }
+}
+
+/// Check `spec` against `reply` and put the result in the transcript.
+pub fn check_expect(session: &mut Session, spec: &lang::ExpectSpec, reply: Option<&Reply>) -> bool {
+    let ok = reply.is_some_and(|r| spec.matches(r));
+    let code = reply.map(|r| r.code.value());
+    session.transcript.emit(Event::Expect {
+        spec: spec.as_str().to_string(),
+        ok,
+        code,
+    });
+    ok
 }
 
 /// `:state`: where the session is.

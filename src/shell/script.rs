@@ -1,20 +1,31 @@
-//! Script mode: the command language from a file or a pipe, in lockstep. The lines after a
-//! DATA answered 354 are the body up to a lone `.`; an unexpected 4xx/5xx (one not checked
-//! by the `:expect` right after it) fails the script; errors name the file and line.
+//! Script mode: the command language from a file or a pipe, in lockstep — or, with
+//! `--pipeline`, with runs of MAIL/RCPT/RSET (ended by DATA or NOOP) sent as one write
+//! (RFC 2920). The lines after a DATA answered 354 are the body up to a lone `.`; an
+//! unexpected 4xx/5xx (one not checked by the `:expect` lines right after its command) fails
+//! the script; errors name the file and line.
 
 use std::io::BufRead;
-use std::time::Instant;
 
 use anyhow::Context;
 
 use super::exec::{self, Step};
-use super::lang;
-use crate::error::ExpectationFailed;
+use super::lang::{self, ExpectSpec};
+use crate::error::{ExpectationFailed, UsageError};
 use crate::session::Session;
+use crate::smtp::command::Verb;
 use crate::smtp::reply::Reply;
 
-/// How a script run went, when it ran to the end.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// How a script is run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Go on after an unexpected 4xx/5xx or a missed `:expect` (still failing at the end).
+    pub keep_going: bool,
+    /// Send runs of pipelinable commands as one write.
+    pub pipeline: bool,
+}
+
+/// What a script run did, also when it failed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
     /// Lines run (commands and shell commands, not body lines).
     pub commands: u64,
@@ -24,131 +35,263 @@ pub struct Summary {
     pub failures: u64,
 }
 
-/// A reply not yet accepted: it fails the script unless the next line is an `:expect`.
+/// A reply not yet accepted: it fails the script unless an `:expect` follows its command.
 struct Unchecked {
     line_no: usize,
     command: String,
     reply: Reply,
 }
 
-/// Run a script. `name` is used in messages (`check.smtp:12: …`).
-pub fn run(
-    session: &mut Session,
-    input: impl BufRead,
-    name: &str,
-    keep_going: bool,
-) -> anyhow::Result<Summary> {
-    let started = Instant::now();
-    let mut sum = Summary::default();
-    let mut unchecked: Option<Unchecked> = None;
-    let mut first_failure: Option<String> = None;
+/// Script lines with one line of lookahead, numbered from 1.
+struct Lines<R> {
+    input: std::io::Split<R>,
+    name: String,
+    line_no: usize,
+    peeked: Option<(usize, String)>,
+}
 
-    let mut fail = |sum: &mut Summary, session: &mut Session, msg: String| -> anyhow::Result<()> {
-        sum.failures += 1;
-        if keep_going {
-            session.warn(format!("{msg} (--keep-going: going on)"));
-            first_failure.get_or_insert(msg);
+impl<R: BufRead> Lines<R> {
+    fn next(&mut self) -> anyhow::Result<Option<(usize, String)>> {
+        if let Some(p) = self.peeked.take() {
+            return Ok(Some(p));
+        }
+        let Some(raw) = self.input.next() else {
+            return Ok(None);
+        };
+        self.line_no += 1;
+        let n = self.line_no;
+        let raw = raw.with_context(|| format!("{}: cannot read line {n}", self.name))?;
+        // A script file's own line ending (LF or CRLF) is not part of the command; a CR
+        // anywhere else stays, and the checks refuse it.
+        let raw = raw.strip_suffix(b"\r").unwrap_or(&raw);
+        let line = String::from_utf8(raw.to_vec())
+            .map_err(|_| UsageError(format!("{}:{n}: the line is not UTF-8", self.name)))?;
+        Ok(Some((n, line)))
+    }
+
+    /// The next line that is not blank or a comment, without consuming it (blank and comment
+    /// lines before it are consumed).
+    fn peek_command(&mut self) -> anyhow::Result<Option<&(usize, String)>> {
+        loop {
+            if self.peeked.is_none() {
+                self.peeked = self.next()?;
+            }
+            match &self.peeked {
+                Some((_, l)) if is_skipped(l) => self.peeked = None,
+                _ => return Ok(self.peeked.as_ref()),
+            }
+        }
+    }
+}
+
+fn is_skipped(line: &str) -> bool {
+    let t = line.trim_start();
+    t.is_empty() || t.starts_with('#')
+}
+
+fn expect_of(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    (t.len() >= 7 && t[..7].eq_ignore_ascii_case(":expect")).then(|| t[7..].trim())
+}
+
+fn pipelinable(line: &str) -> bool {
+    !line.starts_with(':')
+        && matches!(
+            Verb::of_line(line),
+            Verb::Mail | Verb::Rcpt | Verb::Rset | Verb::Data | Verb::Noop
+        )
+}
+
+fn ends_group(line: &str) -> bool {
+    matches!(Verb::of_line(line), Verb::Data | Verb::Noop)
+}
+
+struct Runner<'a> {
+    session: &'a mut Session,
+    name: String,
+    opts: Options,
+    sum: &'a mut Summary,
+    first_failure: Option<String>,
+}
+
+impl Runner<'_> {
+    fn fail(&mut self, msg: String) -> anyhow::Result<()> {
+        self.sum.failures += 1;
+        if self.opts.keep_going {
+            self.session.warn(format!("{msg} (--keep-going: going on)"));
+            self.first_failure.get_or_insert(msg);
             Ok(())
         } else {
             Err(ExpectationFailed(msg).into())
         }
-    };
+    }
 
-    for (i, line) in input.split(b'\n').enumerate() {
-        let line_no = i + 1;
-        let raw = line.with_context(|| format!("{name}: cannot read line {line_no}"))?;
-        // A script file's own line ending (LF or CRLF) is not part of the command; a CR
-        // anywhere else stays, and the checks refuse it.
-        let raw = raw.strip_suffix(b"\r").unwrap_or(&raw);
-        let line = String::from_utf8(raw.to_vec()).map_err(|_| {
-            crate::error::UsageError(format!("{name}:{line_no}: the line is not UTF-8"))
-        })?;
-        let at = || format!("{name}:{line_no}");
+    fn unexpected(&mut self, u: Unchecked) -> anyhow::Result<()> {
+        let msg = format!(
+            "{}:{}: unexpected reply {} to {} (put ':expect {}' after it if that is what you want)",
+            self.name, u.line_no, u.reply.code, u.command, u.reply.code
+        );
+        self.fail(msg)
+    }
 
-        if session.in_body() {
-            if let Step::Reply(r) = exec::execute(session, &line, false).with_context(at)? {
-                sum.replies += 1;
-                if lang::is_failure(&r) {
-                    unchecked = Some(Unchecked {
-                        line_no,
-                        command: "the end of the body".into(),
-                        reply: r,
-                    });
+    fn check(
+        &mut self,
+        line_no: usize,
+        spec: &ExpectSpec,
+        reply: Option<&Reply>,
+    ) -> anyhow::Result<()> {
+        if !exec::check_expect(self.session, spec, reply) {
+            let got = reply
+                .map(|r| r.code.to_string())
+                .unwrap_or_else(|| "no reply".into());
+            self.fail(format!(
+                "{}:{line_no}: expected {}, got {got}",
+                self.name,
+                spec.as_str()
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn note_reply(&mut self, line_no: usize, command: &str, r: Reply) -> Option<Unchecked> {
+        self.sum.replies += 1;
+        lang::is_failure(&r).then(|| {
+            let command = if lang::history_safe(command) {
+                command.to_string()
+            } else {
+                "an AUTH step".to_string()
+            };
+            Unchecked {
+                line_no,
+                command,
+                reply: r,
+            }
+        })
+    }
+
+    /// A pipelined group starting with `first`: the group's commands, each with the
+    /// `:expect` lines after it.
+    fn group<R: BufRead>(
+        &mut self,
+        lines: &mut Lines<R>,
+        first: (usize, String),
+    ) -> anyhow::Result<Option<Unchecked>> {
+        let mut group: Vec<(usize, String, Vec<(usize, ExpectSpec)>)> =
+            vec![(first.0, first.1, Vec::new())];
+        while let Some((n, l)) = lines.peek_command()?.cloned() {
+            if let Some(spec) = expect_of(&l) {
+                let spec = ExpectSpec::parse(spec)
+                    .map_err(|e| UsageError(format!("{}:{n}: {e}", self.name)))?;
+                group.last_mut().expect("not empty").2.push((n, spec));
+            } else if pipelinable(&l) && !ends_group(&group.last().expect("not empty").1) {
+                group.push((n, l, Vec::new()));
+            } else {
+                break;
+            }
+            lines.peeked = None;
+        }
+        self.sum.commands += group.len() as u64;
+        let cmds: Vec<&str> = group.iter().map(|g| g.1.as_str()).collect();
+        let at = format!("{}:{}", self.name, group[0].0);
+        let replies = self.session.pipeline(&cmds).with_context(|| at)?;
+        let mut last_unchecked = None;
+        for ((n, line, expects), r) in group.iter().zip(replies) {
+            if expects.is_empty() {
+                if let Some(u) = self.note_reply(*n, line, r) {
+                    // Only the group's last command can still get an :expect after the group.
+                    if let Some(prev) = last_unchecked.replace(u) {
+                        self.unexpected(prev)?;
+                    }
+                }
+            } else {
+                self.sum.replies += 1;
+                if let Some(prev) = last_unchecked.take() {
+                    self.unexpected(prev)?;
+                }
+                for (en, spec) in expects {
+                    self.check(*en, spec, Some(&r))?;
                 }
             }
+        }
+        Ok(last_unchecked)
+    }
+}
+
+/// Run a script. `name` is used in messages (`check.smtp:12: …`); `sum` is filled in as it
+/// goes, so the caller can report it whatever the outcome.
+pub fn run(
+    session: &mut Session,
+    input: impl BufRead,
+    name: &str,
+    opts: Options,
+    sum: &mut Summary,
+) -> anyhow::Result<()> {
+    let mut lines = Lines {
+        input: input.split(b'\n'),
+        name: name.to_string(),
+        line_no: 0,
+        peeked: None,
+    };
+    let mut r = Runner {
+        session,
+        name: name.to_string(),
+        opts,
+        sum,
+        first_failure: None,
+    };
+    let mut unchecked: Option<Unchecked> = None;
+
+    while let Some((line_no, line)) = lines.next()? {
+        let at = || format!("{name}:{line_no}");
+        if r.session.in_body() {
+            if let Step::Reply(rep) = exec::execute(r.session, &line, false).with_context(at)? {
+                unchecked = r.note_reply(line_no, "the end of the body", rep);
+            }
+            continue;
+        }
+        if is_skipped(&line) {
             continue;
         }
         let t = line.trim_start();
-        if t.is_empty() || t.starts_with('#') {
+        if let Some(u) = unchecked.take() {
+            if expect_of(t).is_none() {
+                r.unexpected(u)?;
+            }
+        }
+        if r.opts.pipeline && pipelinable(t) {
+            unchecked = r.group(&mut lines, (line_no, t.to_string()))?;
             continue;
         }
-        let is_expect = t.len() >= 7 && t[..7].eq_ignore_ascii_case(":expect");
-        if let Some(u) = unchecked.take() {
-            if !is_expect {
-                let msg = format!(
-                    "{name}:{}: unexpected reply {} to {} (put ':expect {}' after it if that is what you want)",
-                    u.line_no, u.reply.code, u.command, u.reply.code
-                );
-                fail(&mut sum, session, msg)?;
-            }
-        }
-        sum.commands += 1;
-        let step = exec::execute(session, t, false).with_context(at)?;
-        match step {
-            Step::Reply(r) => {
-                sum.replies += 1;
-                if lang::is_failure(&r) {
-                    let shown = if lang::history_safe(t) {
-                        t.to_string()
-                    } else {
-                        "an AUTH step".to_string()
-                    };
-                    unchecked = Some(Unchecked {
-                        line_no,
-                        command: shown,
-                        reply: r,
-                    });
-                }
-            }
+        r.sum.commands += 1;
+        match exec::execute(r.session, t, false).with_context(at)? {
+            Step::Reply(rep) => unchecked = r.note_reply(line_no, t, rep),
             Step::Expect { ok: false, spec } => {
-                let got = session
+                let got = r
+                    .session
                     .last_reply()
-                    .map(|r| r.code.to_string())
+                    .map(|x| x.code.to_string())
                     .unwrap_or_else(|| "no reply".into());
-                fail(
-                    &mut sum,
-                    session,
-                    format!("{}: expected {spec}, got {got}", at()),
-                )?;
+                r.fail(format!("{}: expected {spec}, got {got}", at()))?;
             }
             Step::Expect { ok: true, .. } | Step::Nothing => {}
             Step::Quit => break,
         }
     }
-    if session.in_body() {
+    if r.session.in_body() {
         return Err(exec::unterminated_body());
     }
     if let Some(u) = unchecked.take() {
-        let msg = format!(
-            "{name}:{}: unexpected reply {} to {} (put ':expect {}' after it if that is what you want)",
-            u.line_no, u.reply.code, u.command, u.reply.code
-        );
-        fail(&mut sum, session, msg)?;
+        r.unexpected(u)?;
     }
-    if session.is_connected() {
-        session.quit()?;
+    if r.session.is_connected() {
+        r.session.quit()?;
     }
-    session.note(format!(
-        "script {name}: {} commands, {} replies, {} failures, {:.0} ms",
-        sum.commands,
-        sum.replies,
-        sum.failures,
-        started.elapsed().as_secs_f64() * 1000.0
-    ));
-    if let Some(first) = first_failure {
-        return Err(
-            ExpectationFailed(format!("{} failure(s); the first: {first}", sum.failures)).into(),
-        );
+    if let Some(first) = r.first_failure {
+        return Err(ExpectationFailed(format!(
+            "{} failure(s); the first: {first}",
+            r.sum.failures
+        ))
+        .into());
     }
-    Ok(sum)
+    Ok(())
 }
