@@ -188,17 +188,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     } else {
         cli.history.clone().or_else(repl::default_history_path)
     };
-    if let Some(t) = &cli.target {
-        if let Err(e) = exec::connect(&mut session, t, cli.port, flags) {
-            // TLS that was required and failed ends the program: never a plaintext shell.
-            if cli.starttls
-                || cli.tls_on_connect
-                || !matches!(e.downcast_ref::<Error>(), Some(Error::Connect { .. }))
-            {
-                return Err(e).context("connecting");
-            }
-            eprintln!("smtpsh: error: {e:#}");
+    if let Some(t) = &cli.target
+        && let Err(e) = exec::connect(&mut session, t, cli.port, flags)
+    {
+        // TLS that was required and failed ends the program: never a plaintext shell.
+        if cli.starttls
+            || cli.tls_on_connect
+            || !matches!(e.downcast_ref::<Error>(), Some(Error::Connect { .. }))
+        {
+            return Err(e).context("connecting");
         }
+        eprintln!("smtpsh: error: {e:#}");
     }
     repl::run(&mut session, history, color)
 }

@@ -228,10 +228,11 @@ impl Session {
     /// so the shell can go on with `:connect`.
     fn guard<T>(&mut self, f: impl FnOnce(&mut Session) -> Result<T, Error>) -> Result<T, Error> {
         let r = f(self);
-        if let Err(e) = &r {
-            if e.ends_connection() && self.conn.is_some() {
-                self.disconnect(&e.to_string());
-            }
+        if let Err(e) = &r
+            && e.ends_connection()
+            && self.conn.is_some()
+        {
+            self.disconnect(&e.to_string());
         }
         r
     }
@@ -346,10 +347,10 @@ impl Session {
                 command::check_line(line.as_bytes())?;
             }
             Verb::Auth => {
-                if let [mech] = args.as_slice() {
-                    if let Some(m) = Mechanism::parse(mech) {
-                        return self.auth(m, None, false);
-                    }
+                if let [mech] = args.as_slice()
+                    && let Some(m) = Mechanism::parse(mech)
+                {
+                    return self.auth(m, None, false);
                 }
                 if args.len() >= 2 {
                     // An initial response typed by hand is a secret.

@@ -166,15 +166,15 @@ pub fn hint(line: &str, k: &Knowledge) -> Option<String> {
     if k.body || line.is_empty() {
         return None;
     }
-    if let Err(e) = command::check_line(line.as_bytes()) {
-        if !line.starts_with(":raw") {
-            return Some(match e {
-                command::LineError::TooLong { len } => {
-                    format!("   ← {len} octets: over 510, will be refused")
-                }
-                _ => "   ← holds a control character: will be refused".to_string(),
-            });
-        }
+    if let Err(e) = command::check_line(line.as_bytes())
+        && !line.starts_with(":raw")
+    {
+        return Some(match e {
+            command::LineError::TooLong { len } => {
+                format!("   ← {len} octets: over 510, will be refused")
+            }
+            _ => "   ← holds a control character: will be refused".to_string(),
+        });
     }
     if let Some(rest) = line.strip_prefix(':') {
         let (name, _) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -198,14 +198,13 @@ pub fn hint(line: &str, k: &Knowledge) -> Option<String> {
     }
     let verb = Verb::of_line(line);
     let name = verb.name().to_string();
-    if let Some(syn) = k.syntax(&name) {
-        if syn.len() > line.len()
-            && syn
-                .to_ascii_uppercase()
-                .starts_with(&line.to_ascii_uppercase())
-        {
-            return Some(syn[line.len()..].to_string());
-        }
+    if let Some(syn) = k.syntax(&name)
+        && syn.len() > line.len()
+        && syn
+            .to_ascii_uppercase()
+            .starts_with(&line.to_ascii_uppercase())
+    {
+        return Some(syn[line.len()..].to_string());
     }
     if let Some(caps) = &k.caps {
         let up = line.to_ascii_uppercase();

@@ -197,10 +197,10 @@ pub fn run(session: &mut Session, history: Option<PathBuf>, color: bool) -> anyh
             break;
         }
     }
-    if let Some(h) = &shell.history {
-        if shell.rl.history().len() > 0 {
-            let _ = shell.rl.save_history(h);
-        }
+    if let Some(h) = &shell.history
+        && shell.rl.history().len() > 0
+    {
+        let _ = shell.rl.save_history(h);
     }
     Ok(())
 }

@@ -106,6 +106,13 @@ fn ends_group(line: &str) -> bool {
     matches!(Verb::of_line(line), Verb::Data | Verb::Noop)
 }
 
+/// One command of a pipelined group and the `:expect` lines after it.
+struct Item {
+    line_no: usize,
+    line: String,
+    expects: Vec<(usize, ExpectSpec)>,
+}
+
 struct Runner<'a> {
     session: &'a mut Session,
     name: String,
@@ -176,28 +183,36 @@ impl Runner<'_> {
         lines: &mut Lines<R>,
         first: (usize, String),
     ) -> anyhow::Result<Option<Unchecked>> {
-        let mut group: Vec<(usize, String, Vec<(usize, ExpectSpec)>)> =
-            vec![(first.0, first.1, Vec::new())];
+        let mut group = vec![Item {
+            line_no: first.0,
+            line: first.1,
+            expects: Vec::new(),
+        }];
         while let Some((n, l)) = lines.peek_command()?.cloned() {
+            let last = group.last_mut().expect("not empty");
             if let Some(spec) = expect_of(&l) {
                 let spec = ExpectSpec::parse(spec)
                     .map_err(|e| UsageError(format!("{}:{n}: {e}", self.name)))?;
-                group.last_mut().expect("not empty").2.push((n, spec));
-            } else if pipelinable(&l) && !ends_group(&group.last().expect("not empty").1) {
-                group.push((n, l, Vec::new()));
+                last.expects.push((n, spec));
+            } else if pipelinable(&l) && !ends_group(&last.line) {
+                group.push(Item {
+                    line_no: n,
+                    line: l,
+                    expects: Vec::new(),
+                });
             } else {
                 break;
             }
             lines.peeked = None;
         }
         self.sum.commands += group.len() as u64;
-        let cmds: Vec<&str> = group.iter().map(|g| g.1.as_str()).collect();
-        let at = format!("{}:{}", self.name, group[0].0);
+        let cmds: Vec<&str> = group.iter().map(|g| g.line.as_str()).collect();
+        let at = format!("{}:{}", self.name, group[0].line_no);
         let replies = self.session.pipeline(&cmds).with_context(|| at)?;
         let mut last_unchecked = None;
-        for ((n, line, expects), r) in group.iter().zip(replies) {
-            if expects.is_empty() {
-                if let Some(u) = self.note_reply(*n, line, r) {
+        for (item, r) in group.iter().zip(replies) {
+            if item.expects.is_empty() {
+                if let Some(u) = self.note_reply(item.line_no, &item.line, r) {
                     // Only the group's last command can still get an :expect after the group.
                     if let Some(prev) = last_unchecked.replace(u) {
                         self.unexpected(prev)?;
@@ -208,7 +223,7 @@ impl Runner<'_> {
                 if let Some(prev) = last_unchecked.take() {
                     self.unexpected(prev)?;
                 }
-                for (en, spec) in expects {
+                for (en, spec) in &item.expects {
                     self.check(*en, spec, Some(&r))?;
                 }
             }
@@ -253,10 +268,10 @@ pub fn run(
             continue;
         }
         let t = line.trim_start();
-        if let Some(u) = unchecked.take() {
-            if expect_of(t).is_none() {
-                r.unexpected(u)?;
-            }
+        if let Some(u) = unchecked.take()
+            && expect_of(t).is_none()
+        {
+            r.unexpected(u)?;
         }
         if r.opts.pipeline && pipelinable(t) {
             unchecked = r.group(&mut lines, (line_no, t.to_string()))?;

@@ -476,11 +476,11 @@ fn take_enhanced(code: Code, lines: &mut [Vec<u8>]) -> Option<EnhancedCode> {
         return None;
     }
     for line in lines.iter_mut() {
-        if let Some((found, len)) = leading_enhanced(line) {
-            if found == enhanced {
-                // The code and the one space after it.
-                line.drain(..(len + 1).min(line.len()));
-            }
+        if let Some((found, len)) = leading_enhanced(line)
+            && found == enhanced
+        {
+            // The code and the one space after it.
+            line.drain(..(len + 1).min(line.len()));
         }
     }
     Some(enhanced)
