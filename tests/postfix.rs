@@ -36,34 +36,34 @@ fn main() {
     let args = Arguments::from_args();
     let mut trials = trials();
     // `--list` output is parsed by tools: print nothing extra, fail nothing.
-    if !args.list {
-        if let Err(why) = probe() {
-            if std::env::var("SMTPSH_REQUIRE_POSTFIX").is_ok_and(|v| v == "1") {
-                eprintln!(
-                    "\n*** postfix suite: SMTPSH_REQUIRE_POSTFIX=1 but there is no Postfix on \
+    if !args.list
+        && let Err(why) = probe()
+    {
+        if std::env::var("SMTPSH_REQUIRE_POSTFIX").is_ok_and(|v| v == "1") {
+            eprintln!(
+                "\n*** postfix suite: SMTPSH_REQUIRE_POSTFIX=1 but there is no Postfix on \
                      {PROBE_ADDR} ({why}); run ci/postfix-setup.sh and ci/postfix-start.sh ***\n"
-                );
-                trials = trials
-                    .into_iter()
-                    .map(|t| {
-                        let why = why.clone();
-                        Trial::test(t.name().to_string(), move || {
-                            Err(Failed::from(format!(
-                                "SMTPSH_REQUIRE_POSTFIX=1 but no Postfix on {PROBE_ADDR}: {why}"
-                            )))
-                        })
+            );
+            trials = trials
+                .into_iter()
+                .map(|t| {
+                    let why = why.clone();
+                    Trial::test(t.name().to_string(), move || {
+                        Err(Failed::from(format!(
+                            "SMTPSH_REQUIRE_POSTFIX=1 but no Postfix on {PROBE_ADDR}: {why}"
+                        )))
                     })
-                    .collect();
-            } else {
-                println!(
-                    "postfix suite left out: no Postfix on {PROBE_ADDR} \
+                })
+                .collect();
+        } else {
+            println!(
+                "postfix suite left out: no Postfix on {PROBE_ADDR} \
                      (run ci/postfix-setup.sh and ci/postfix-start.sh)"
-                );
-                trials = trials
-                    .into_iter()
-                    .map(|t| t.with_ignored_flag(true))
-                    .collect();
-            }
+            );
+            trials = trials
+                .into_iter()
+                .map(|t| t.with_ignored_flag(true))
+                .collect();
         }
     }
     libtest_mimic::run(&args, trials).exit();
