@@ -152,6 +152,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let mut sum = script::Summary::default();
         let opts = script::Options {
+            base_dir: cli
+                .script
+                .as_ref()
+                .and_then(|p| p.parent())
+                .map(std::path::Path::to_path_buf),
             keep_going: cli.keep_going,
             pipeline: cli.pipeline,
         };

@@ -143,6 +143,34 @@ impl Event {
         }
     }
 
+    /// About how many bytes the event holds (its text plus a fixed overhead), for the
+    /// transcript's memory budget.
+    fn weight(&self) -> usize {
+        64 + match self {
+            Event::Connect { target, addr, .. } => target.len() + addr.len(),
+            Event::Tls { summary: s, .. } => {
+                s.subject.len()
+                    + s.issuer.len()
+                    + s.names.iter().map(String::len).sum::<usize>()
+                    + 200
+            }
+            Event::Sent { line, .. } | Event::BodyLine { line, .. } => line.len(),
+            Event::Body { file, .. } => file.as_ref().map_or(0, String::len),
+            Event::Reply {
+                lines,
+                capabilities,
+                ..
+            } => {
+                lines.iter().map(|l| l.len() + 24).sum::<usize>()
+                    + capabilities.as_ref().map_or(0, |c| c.entries.len() * 64)
+            }
+            Event::Note { text, .. } => text.len(),
+            Event::Expect { spec, .. } => spec.len(),
+            Event::Status { error, .. } => error.as_ref().map_or(0, String::len),
+            Event::Closed { reason } => reason.len(),
+        }
+    }
+
     /// An info note.
     pub fn note(text: impl Into<String>) -> Event {
         Event::Note {
@@ -171,10 +199,18 @@ pub struct Style {
     pub json: bool,
 }
 
-/// Where events go: printed as they happen, and kept for `:save`.
+/// How much a transcript keeps for `:save`, in (approximate) bytes of event text: the most
+/// recent events, so a session sending thousands of messages runs in flat memory (PRODUCT.md
+/// safety rule 6). An interactive session rarely comes near it.
+pub const KEEP_BYTES: usize = 1024 * 1024;
+
+/// Where events go: printed as they happen, and kept (the most recent [`KEEP_BYTES`]) for
+/// `:save`.
 pub struct Transcript {
     style: Style,
-    events: Vec<Event>,
+    events: std::collections::VecDeque<Event>,
+    kept_bytes: usize,
+    dropped: u64,
     out: Box<dyn Write>,
 }
 
@@ -191,7 +227,9 @@ impl Transcript {
     pub fn new(style: Style, out: Box<dyn Write>) -> Transcript {
         Transcript {
             style,
-            events: Vec::new(),
+            events: std::collections::VecDeque::new(),
+            kept_bytes: 0,
+            dropped: 0,
             out,
         }
     }
@@ -208,7 +246,15 @@ impl Transcript {
             let _ = writeln!(self.out, "{text}");
             let _ = self.out.flush();
         }
-        self.events.push(ev);
+        self.kept_bytes += ev.weight();
+        self.events.push_back(ev);
+        while self.kept_bytes > KEEP_BYTES {
+            let Some(old) = self.events.pop_front() else {
+                break;
+            };
+            self.kept_bytes -= old.weight();
+            self.dropped += 1;
+        }
     }
 
     /// Print text that is not part of the session (help, `:b64` output) without keeping it,
@@ -222,10 +268,14 @@ impl Transcript {
         let _ = writeln!(self.out, "{line}");
         let _ = self.out.flush();
     }
+    /// The events kept, oldest first.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter()
+    }
 
-    /// Everything so far.
-    pub fn events(&self) -> &[Event] {
-        &self.events
+    /// How many of the oldest events were let go to keep memory flat.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Save the transcript: `.md` Markdown, `.jsonl`/`.json` JSON Lines, else plain text.
@@ -241,16 +291,24 @@ impl Transcript {
             json: false,
         };
         let mut s = String::new();
+        let dropped = (self.dropped > 0).then(|| {
+            Event::warn(format!(
+                "the first {} events of this session are not in this file: smtpsh keeps the last {} KiB of events",
+                self.dropped,
+                KEEP_BYTES / 1024
+            ))
+        });
+        let events: Vec<&Event> = dropped.iter().chain(self.events.iter()).collect();
         match ext.as_str() {
             "jsonl" | "json" => {
-                for ev in &self.events {
+                for ev in &events {
                     s.push_str(&json_line(ev));
                     s.push('\n');
                 }
             }
             "md" | "markdown" => {
                 s.push_str("# smtpsh transcript\n\n`C:` client, `S:` server, `~` instead of `:` over TLS, `*` local notes.\n\n```text\n");
-                for ev in &self.events {
+                for ev in &events {
                     if let Some(t) = render(ev, plain) {
                         s.push_str(&t.replace("```", "`\u{200b}``"));
                         s.push('\n');
@@ -259,7 +317,7 @@ impl Transcript {
                 s.push_str("```\n");
             }
             _ => {
-                for ev in &self.events {
+                for ev in &events {
                     if let Some(t) = render(ev, plain) {
                         s.push_str(&t);
                         s.push('\n');

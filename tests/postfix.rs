@@ -114,6 +114,28 @@ fn trials() -> Vec<Trial> {
             "delivery_script_body_byte_exact",
             delivery_script_body_byte_exact,
         ),
+        ("example_submission_check", example_submission_check),
+        ("example_open_relay_check", example_open_relay_check),
+        ("example_recipient_check", example_recipient_check),
+        ("example_size_limit_check", example_size_limit_check),
+        ("example_bulk_send", example_bulk_send),
+        ("example_bulk_send_pipelined", example_bulk_send_pipelined),
+        (
+            "pipeline_replies_checked_in_order",
+            pipeline_replies_checked_in_order,
+        ),
+        (
+            "pipeline_expectation_miss_names_its_line",
+            pipeline_expectation_miss_names_its_line,
+        ),
+        (
+            "golden_recipient_check_text_and_json",
+            golden_recipient_check_text_and_json,
+        ),
+        (
+            "thousand_messages_flat_memory",
+            thousand_messages_flat_memory,
+        ),
     ];
     list.iter()
         .map(|&(name, f)| Trial::test(name, move || f().map_err(Failed::from)))
@@ -519,4 +541,327 @@ fn delivery_script_body_byte_exact() -> Outcome {
     let run = run_quiet(&mut cmd);
     code(&run, 0)?;
     compare_delivered(&token, &message).map(|_| ())
+}
+
+// ---------------------------------------------------------------------------------------
+// Scripts: the examples/, --pipeline, golden transcripts, many messages in one session
+// ---------------------------------------------------------------------------------------
+
+fn example(name: &str) -> String {
+    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run_example(args: &[&str], password: Option<&str>) -> Run {
+    let mut cmd = smtpsh();
+    if let Some(pw) = password {
+        cmd.env("SMTPSH_PASSWORD", pw);
+    }
+    cmd.args(["--timeout", "20"]).args(args);
+    run_quiet(&mut cmd)
+}
+
+fn example_submission_check() -> Outcome {
+    let script = example("submission-check.smtp");
+    let args = [
+        "--starttls",
+        "--cafile",
+        CERT,
+        "--user",
+        "alice",
+        "--script",
+        &script,
+        SUBMISSION,
+    ];
+    let run = run_example(&args, Some(ALICE_PASSWORD));
+    code(&run, 0)?;
+    stdout_line(&run, "S~ 235")?;
+    not_shown(&run, "the password", ALICE_PASSWORD)
+}
+
+fn example_open_relay_check() -> Outcome {
+    let script = example("open-relay-check.smtp");
+    // Postfix refuses the foreign recipient on both ports: the check passes.
+    code(&run_example(&["--script", &script, PLAIN], None), 0)?;
+    let run = run_example(
+        &[
+            "--starttls",
+            "--cafile",
+            CERT,
+            "--script",
+            &script,
+            SUBMISSION,
+        ],
+        None,
+    );
+    code(&run, 0)
+}
+
+fn example_recipient_check() -> Outcome {
+    let run = run_example(&["--script", &example("recipient-check.smtp"), PLAIN], None);
+    code(&run, 0)?;
+    stdout_line(&run, "S: 550 [5.1.1]")
+}
+
+fn example_size_limit_check() -> Outcome {
+    let run = run_example(
+        &["--script", &example("size-limit-check.smtp"), PLAIN],
+        None,
+    );
+    code(&run, 0)?;
+    stdout_line(&run, "S: 552")
+}
+
+fn example_bulk_send() -> Outcome {
+    let run = run_example(&["--script", &example("bulk-send.smtp"), PLAIN], None);
+    code(&run, 0)?;
+    let queued = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("queued as"))
+        .count();
+    if queued != 3 {
+        return Err(format!(
+            "expected 3 messages queued, saw {queued}\n{}",
+            run.describe()
+        ));
+    }
+    Ok(())
+}
+
+fn example_bulk_send_pipelined() -> Outcome {
+    let run = run_example(
+        &["--pipeline", "--script", &example("bulk-send.smtp"), PLAIN],
+        None,
+    );
+    code(&run, 0)?;
+    // MAIL and RCPT went out together: two C: lines before their first reply.
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.starts_with("C: MAIL"))
+        .ok_or("no MAIL sent")?;
+    if !(lines[i + 1].starts_with("C: RCPT") && lines[i + 2].starts_with("S: 250")) {
+        return Err(format!(
+            "MAIL and RCPT were not pipelined\n{}",
+            run.describe()
+        ));
+    }
+    Ok(())
+}
+
+/// A pipelined group whose replies are each checked against their own :expect, in order.
+fn pipeline_replies_checked_in_order() -> Outcome {
+    let token = unique_token("pipe");
+    let script = format!(
+        "EHLO {EHLO_NAME}\nMAIL FROM:<alice@test.local>\n:expect 250\nRCPT TO:<alice@test.local>\n:expect 250\n\
+         RCPT TO:<no-such-{token}@test.local>\n:expect 550 5.1.1\nRCPT TO:<bob@test.local>\n:expect 250\nDATA\n:expect 354\n\
+         Subject: {token}\n\npipelined\n.\n:expect 250\nQUIT\n"
+    );
+    let run = smtpsh_run(&["--pipeline", PLAIN], &script, None);
+    code(&run, 0)?;
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let first_mail = lines
+        .iter()
+        .position(|l| l.starts_with("C: MAIL"))
+        .ok_or("no MAIL")?;
+    let sent: Vec<&str> = lines[first_mail..first_mail + 5].to_vec();
+    let want = ["C: MAIL", "C: RCPT", "C: RCPT", "C: RCPT", "C: DATA"];
+    if !sent.iter().zip(want).all(|(l, w)| l.starts_with(w)) {
+        return Err(format!(
+            "the group was not one write: {sent:?}\n{}",
+            run.describe()
+        ));
+    }
+    let replies: Vec<&str> = lines[first_mail + 5..first_mail + 10]
+        .iter()
+        .map(|l| &l[..6])
+        .collect();
+    if replies != ["S: 250", "S: 250", "S: 550", "S: 250", "S: 354"] {
+        return Err(format!(
+            "replies out of order: {replies:?}\n{}",
+            run.describe()
+        ));
+    }
+    Ok(())
+}
+
+fn pipeline_expectation_miss_names_its_line() -> Outcome {
+    let script = "EHLO client.test\nMAIL FROM:<alice@test.local>\nRCPT TO:<no-such-user-9@test.local>\n:expect 250\nRSET\nQUIT\n";
+    let run = smtpsh_run(&["--pipeline", PLAIN], script, None);
+    code(&run, 1)?;
+    if !run.stderr.contains("<stdin>:4: expected 250, got 550") {
+        return Err(format!("the miss does not name line 4\n{}", run.describe()));
+    }
+    Ok(())
+}
+
+/// Replace what changes from run to run (times, queue ids, ports) so transcripts compare.
+fn normalise(text: &str) -> String {
+    // Each rule: the text before a value, what the value is made of, its stand-in.
+    let rules: [(&str, fn(char) -> bool, &str); 4] = [
+        ("(", |c| c.is_ascii_digit() || c == '.', "T"),
+        ("\"ms\":", |c| c.is_ascii_digit() || c == '.', "T"),
+        ("queued as ", |c| c.is_ascii_alphanumeric(), "ID"),
+        ("127.0.0.1:", |c| c.is_ascii_digit(), "PORT"),
+    ];
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut l = line.to_string();
+        for (before, part, with) in rules {
+            let mut from = 0;
+            while let Some(i) = l[from..].find(before).map(|i| i + from + before.len()) {
+                let end = l[i..].find(|c: char| !part(c)).map_or(l.len(), |j| i + j);
+                // Times only where a unit follows: "(0.4 ms)", not "(127.0.0.1:25)".
+                let is_time = before != "(" || l[end..].starts_with(" ms)");
+                if end > i && is_time {
+                    l.replace_range(i..end, with);
+                }
+                from = i;
+            }
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+/// Compare with tests/golden/NAME, or write it with SMTPSH_BLESS=1.
+fn golden(name: &str, got: &str) -> Outcome {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("SMTPSH_BLESS").is_some() {
+        std::fs::write(&path, got).map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let want = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if want != got {
+        return Err(format!(
+            "{} differs (SMTPSH_BLESS=1 rewrites it)\n--- want\n{want}\n--- got\n{got}",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+fn golden_recipient_check_text_and_json() -> Outcome {
+    let script = example("recipient-check.smtp");
+    let text = run_example(&["--ehlo", EHLO_NAME, "--script", &script, PLAIN], None);
+    code(&text, 0)?;
+    let summary = text.stdout.lines().last().unwrap_or("").to_string();
+    let body: String = text
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("* done"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    golden("recipient-check.txt", &normalise(&body))?;
+    if !summary.starts_with("* done: exit 0; 10 commands, 6 replies, 0 failures") {
+        return Err(format!("summary line: {summary}"));
+    }
+    let json = run_example(&["--json", "--script", &script, PLAIN], None);
+    code(&json, 0)?;
+    let mut kinds = Vec::new();
+    for l in json.stdout.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(l).map_err(|e| format!("not JSON: {l}: {e}"))?;
+        kinds.push(v["event"].as_str().unwrap_or("?").to_string());
+        if v["event"] == "status" && (v["exit"] != 0 || v["failures"] != 0) {
+            return Err(format!("bad status: {l}"));
+        }
+    }
+    golden("recipient-check.events", &(kinds.join("\n") + "\n"))
+}
+
+/// Peak resident memory (KiB) of one smtpsh run, measured by GNU time.
+fn peak_kib(args: &[&str], script: &std::path::Path) -> Result<(u64, String), String> {
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "PEAK %M"])
+        .arg(BIN)
+        .args(args)
+        .arg("--script")
+        .arg(script)
+        .env("NO_COLOR", "1")
+        .env("HOME", env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .map_err(|e| format!("/usr/bin/time: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!(
+            "smtpsh failed: {stderr}\n{}",
+            &stdout[stdout.len().saturating_sub(2000)..]
+        ));
+    }
+    let peak = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("PEAK "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("no peak in {stderr}"))?;
+    Ok((peak, stdout))
+}
+
+/// 1,000 and 3,000 messages in one session against Postfix's smtp-sink: every one accepted,
+/// and the peak memory the same within 512 KiB (no leak, no growth per message: the
+/// transcript keeps a bounded tail, see `transcript::KEEP_BYTES`).
+fn thousand_messages_flat_memory() -> Outcome {
+    let port = TcpStreamPort::free()?;
+    let addr = format!("127.0.0.1:{port}");
+    let mut sink = std::process::Command::new("/usr/sbin/smtp-sink")
+        .args(["-u", "nobody", &addr, "100"])
+        .spawn()
+        .map_err(|e| format!("smtp-sink: {e}"))?;
+    let result = (|| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(&addr).is_err() {
+            if Instant::now() > deadline {
+                return Err("smtp-sink did not start".to_string());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut peaks = Vec::new();
+        for n in [1000usize, 3000] {
+            let mut s = String::from("EHLO bulk.test\n");
+            for i in 0..n {
+                s.push_str(&format!(
+                    "MAIL FROM:<a@test>\nRCPT TO:<b@test>\nDATA\nSubject: {i}\n\n{}\n.\n:expect 250\n",
+                    "x".repeat(1000)
+                ));
+            }
+            s.push_str("QUIT\n");
+            let path = dir.path().join(format!("bulk{n}.smtp"));
+            std::fs::write(&path, s).map_err(|e| e.to_string())?;
+            let (peak, stdout) = peak_kib(&[&addr], &path)?;
+            let accepted = stdout
+                .lines()
+                .filter(|l| l.starts_with("* expect 250: ok"))
+                .count();
+            if accepted != n {
+                return Err(format!("{accepted} of {n} messages accepted"));
+            }
+            peaks.push(peak);
+        }
+        println!(
+            "peak memory: 1000 messages {} KiB, 3000 messages {} KiB",
+            peaks[0], peaks[1]
+        );
+        if peaks[1] > peaks[0] + 512 {
+            return Err(format!("memory grew with the message count: {peaks:?} KiB"));
+        }
+        Ok(())
+    })();
+    let _ = sink.kill();
+    let _ = sink.wait();
+    result
+}
+
+/// A free loopback port (bound, then released for the child to take).
+struct TcpStreamPort;
+
+impl TcpStreamPort {
+    fn free() -> Result<u16, String> {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    }
 }

@@ -16,8 +16,11 @@ use crate::smtp::command::Verb;
 use crate::smtp::reply::Reply;
 
 /// How a script is run.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// Where relative `:send` paths start: the script file's directory (`None` for stdin:
+    /// the current directory).
+    pub base_dir: Option<std::path::PathBuf>,
     /// Go on after an unexpected 4xx/5xx or a missed `:expect` (still failing at the end).
     pub keep_going: bool,
     /// Send runs of pipelinable commands as one write.
@@ -92,6 +95,20 @@ fn is_skipped(line: &str) -> bool {
 fn expect_of(line: &str) -> Option<&str> {
     let t = line.trim_start();
     (t.len() >= 7 && t[..7].eq_ignore_ascii_case(":expect")).then(|| t[7..].trim())
+}
+
+/// `:send FILE` with a relative FILE, made relative to the script's directory.
+fn with_base(line: &str, base: Option<&std::path::Path>) -> String {
+    if let Some(base) = base
+        && line.len() > 6
+        && line[..6].eq_ignore_ascii_case(":send ")
+    {
+        let file = line[6..].trim();
+        if std::path::Path::new(file).is_relative() {
+            return format!(":send {}", base.join(file).display());
+        }
+    }
+    line.to_string()
 }
 
 fn pipelinable(line: &str) -> bool {
@@ -278,6 +295,7 @@ pub fn run(
             continue;
         }
         r.sum.commands += 1;
+        let t = &with_base(t, r.opts.base_dir.as_deref());
         match exec::execute(r.session, t, false).with_context(at)? {
             Step::Reply(rep) => unchecked = r.note_reply(line_no, t, rep),
             Step::Expect { ok: false, spec } => {
