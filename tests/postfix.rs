@@ -695,55 +695,6 @@ fn pipeline_expectation_miss_names_its_line() -> Outcome {
     Ok(())
 }
 
-/// Replace what changes from run to run (times, queue ids, ports) so transcripts compare.
-fn normalise(text: &str) -> String {
-    // Each rule: the text before a value, what the value is made of, its stand-in.
-    let rules: [(&str, fn(char) -> bool, &str); 4] = [
-        ("(", |c| c.is_ascii_digit() || c == '.', "T"),
-        ("\"ms\":", |c| c.is_ascii_digit() || c == '.', "T"),
-        ("queued as ", |c| c.is_ascii_alphanumeric(), "ID"),
-        ("127.0.0.1:", |c| c.is_ascii_digit(), "PORT"),
-    ];
-    let mut out = String::new();
-    for line in text.lines() {
-        let mut l = line.to_string();
-        for (before, part, with) in rules {
-            let mut from = 0;
-            while let Some(i) = l[from..].find(before).map(|i| i + from + before.len()) {
-                let end = l[i..].find(|c: char| !part(c)).map_or(l.len(), |j| i + j);
-                // Times only where a unit follows: "(0.4 ms)", not "(127.0.0.1:25)".
-                let is_time = before != "(" || l[end..].starts_with(" ms)");
-                if end > i && is_time {
-                    l.replace_range(i..end, with);
-                }
-                from = i;
-            }
-        }
-        out.push_str(&l);
-        out.push('\n');
-    }
-    out
-}
-
-/// Compare with tests/golden/NAME, or write it with SMTPSH_BLESS=1.
-fn golden(name: &str, got: &str) -> Outcome {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("SMTPSH_BLESS").is_some() {
-        std::fs::write(&path, got).map_err(|e| e.to_string())?;
-        return Ok(());
-    }
-    let want = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if want != got {
-        return Err(format!(
-            "{} differs (SMTPSH_BLESS=1 rewrites it)\n--- want\n{want}\n--- got\n{got}",
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
 fn golden_recipient_check_text_and_json() -> Outcome {
     let script = example("recipient-check.smtp");
     let text = run_example(&["--ehlo", EHLO_NAME, "--script", &script, PLAIN], None);

@@ -1087,3 +1087,66 @@ pub fn cram_md5_response(user: &str, password: &str, challenge: &[u8]) -> String
     let mac = signer.sign_to_vec().expect("HMAC");
     format!("{user} {}", hex_lower(&mac))
 }
+
+// ---------------------------------------------------------------------------------------
+// Golden transcripts
+// ---------------------------------------------------------------------------------------
+
+/// Make a transcript comparable between runs: a number before ` ms` or after a JSON `"ms":`
+/// becomes `T`, and a queue id after `queued as ` becomes `ID`. Ports are the caller's.
+pub fn normalise(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(|c: char| c.is_ascii_alphanumeric()) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let word = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        if out.ends_with("queued as ") {
+            out.push_str("ID");
+            rest = &rest[word..];
+            continue;
+        }
+        if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push_str(&rest[..word]);
+            rest = &rest[word..];
+            continue;
+        }
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let is_time = rest[end..].starts_with(" ms") || out.ends_with("\"ms\":");
+        out.push_str(if is_time { "T" } else { &rest[..end] });
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Compare `got` with tests/golden/NAME; with `SMTPSH_BLESS=1`, write it instead.
+pub fn golden(name: &str, got: &str) -> Result<(), String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("SMTPSH_BLESS").is_some() {
+        return std::fs::write(&path, got).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let want = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if want == got {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} differs (SMTPSH_BLESS=1 rewrites it)\n--- want\n{want}\n--- got\n{got}",
+            path.display()
+        ))
+    }
+}
+
+#[test]
+fn normalise_replaces_times_and_queue_ids_only() {
+    assert_eq!(
+        normalise("S: 250 [2.0.0] queued as 4F2A1  (12.5 ms)\n{\"code\":250,\"ms\":0.094}"),
+        "S: 250 [2.0.0] queued as ID  (T ms)\n{\"code\":250,\"ms\":T}"
+    );
+}

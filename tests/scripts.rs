@@ -1,0 +1,347 @@
+//! Script mode against scripted servers: one test per row of the exit-status table, the
+//! rules of docs/scripting.md, `--pipeline` refused where PIPELINING is not advertised, and
+//! golden transcripts (text and `--json`) for a representative script.
+
+mod common;
+
+use common::*;
+
+fn script_run(target: &str, extra: &[&str], script: &str) -> Run {
+    let mut cmd = smtpsh();
+    cmd.args(["--ehlo", "client.test", "--timeout", "5"])
+        .args(extra)
+        .arg(target)
+        .write_stdin(script);
+    run(&mut cmd)
+}
+
+// --- the exit-status table, one row each --------------------------------------------------
+
+#[test]
+fn exit_0_everything_as_expected() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("NOOP"),
+        send("250 2.0.0 ok\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    script_run(&server.target(), &[], "NOOP\n:expect 250\nQUIT\n").assert_code(0);
+    server.finish().assert_ok();
+}
+
+#[test]
+fn exit_1_expectation_missed() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("NOOP"),
+        send("250 2.0.0 ok\r\n"),
+        Step::ExpectEof,
+    ]);
+    let run = script_run(&server.target(), &[], "NOOP\n:expect 251\nQUIT\n");
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("<stdin>:2: expected 251, got 250"),
+        "{}",
+        run.stderr
+    );
+    server.finish().assert_ok();
+}
+
+#[test]
+fn exit_2_usage_error() {
+    let run = run(smtpsh()
+        .args(["--timeout", "nope", "127.0.0.1:9"])
+        .write_stdin(""));
+    run.assert_code(2);
+    let run2 = run_quiet(smtpsh().write_stdin(":frobnicate\n"));
+    run2.assert_code(2);
+    assert!(
+        run2.stderr.contains("unknown shell command :frobnicate"),
+        "{}",
+        run2.stderr
+    );
+}
+
+#[test]
+fn exit_2_refused_line_names_file_and_line() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("NOOP"),
+        send("250 ok\r\n"),
+        Step::ExpectEof,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_file(
+        dir.path(),
+        "check.smtp",
+        "# a comment\nNOOP\n\nMAIL FROM:<a@b>\x07\n",
+    );
+    let run = run(smtpsh().args(["--script", script.to_str().unwrap(), &server.target()]));
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("check.smtp:4:"),
+        "the error does not name check.smtp:4: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("column 16"), "{}", run.stderr);
+    server.finish().assert_ok();
+}
+
+#[test]
+fn exit_3_network() {
+    let server = FakeServer::start(vec![send(GREETING), expect("NOOP"), Step::Close]);
+    let run = script_run(&server.target(), &[], "NOOP\nQUIT\n");
+    run.assert_code(3);
+    assert!(run.stderr.contains("<stdin>:1"), "{}", run.stderr);
+    server.finish();
+}
+
+#[test]
+fn exit_4_tls() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&["PIPELINING"])),
+        Step::ExpectEof,
+    ]);
+    script_run(&server.target(), &["--starttls"], "QUIT\n").assert_code(4);
+    server.finish().assert_ok();
+}
+
+#[test]
+fn exit_5_protocol() {
+    let server = FakeServer::start(vec![
+        send("220 hi\r\n"),
+        expect("NOOP"),
+        send("250-a\r\n251 b\r\n"),
+        Step::Drain,
+    ]);
+    let run = script_run(&server.target(), &[], "NOOP\nQUIT\n");
+    run.assert_code(5);
+    assert!(
+        run.stderr
+            .contains("changed the reply code from 250 to 251"),
+        "{}",
+        run.stderr
+    );
+    server.finish();
+}
+
+// --- script rules ------------------------------------------------------------------------
+
+#[test]
+fn pipeline_refused_where_not_advertised() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&["SIZE 1000"])),
+        Step::ExpectEof,
+    ]);
+    let run = script_run(
+        &server.target(),
+        &["--pipeline"],
+        "EHLO client.test\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nQUIT\n",
+    );
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("did not advertise PIPELINING"),
+        "{}",
+        run.stderr
+    );
+    let got = server.finish();
+    got.assert_ok();
+    assert!(
+        !got.text().contains("MAIL"),
+        "MAIL was sent: {}",
+        got.text()
+    );
+}
+
+#[test]
+fn pipeline_sends_the_group_in_one_write() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&["PIPELINING"])),
+        // The server reads all three before it answers anything: a client in lockstep
+        // would wait for the MAIL reply here and time out.
+        expect("MAIL FROM:<a@b>"),
+        expect("RCPT TO:<c@d>"),
+        expect("DATA"),
+        send("250 2.1.0 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let script = "EHLO client.test\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\n:expect 550 5.1.1\nDATA\n:expect 554\nQUIT\n";
+    script_run(&server.target(), &["--pipeline"], script).assert_code(0);
+    server.finish().assert_ok();
+}
+
+#[test]
+fn keep_going_runs_to_the_end_and_still_fails() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("RCPT"),
+        send("550 5.1.1 no\r\n"),
+        expect("NOOP"),
+        send("250 ok\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let run = script_run(
+        &server.target(),
+        &["--keep-going"],
+        "RCPT TO:<x@y>\nNOOP\n:expect 251\nQUIT\n",
+    );
+    run.assert_code(1);
+    assert!(run.stdout.contains("* done: exit 1;"), "{}", run.stdout);
+    assert!(run.stdout.contains("2 failures"), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("2 failure(s); the first: <stdin>:1: unexpected reply 550"),
+        "{}",
+        run.stderr
+    );
+    server.finish().assert_ok();
+}
+
+#[test]
+fn expect_alternatives() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("RCPT"),
+        send("251 2.1.5 forwarded\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    script_run(
+        &server.target(),
+        &[],
+        "RCPT TO:<x@y>\n:expect 250|251\nQUIT\n",
+    )
+    .assert_code(0);
+    server.finish().assert_ok();
+}
+
+#[test]
+fn open_relay_check_flags_a_relaying_server() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&[])),
+        expect("MAIL"),
+        send("250 ok\r\n"),
+        expect("RCPT TO:<victim@relay-target.invalid>"),
+        send("250 2.1.5 ok, relaying\r\n"),
+        Step::ExpectEof,
+    ]);
+    let script = format!(
+        "{}/examples/open-relay-check.smtp",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let run = run(smtpsh().args(["--script", &script, &server.target()]));
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("open-relay-check.smtp:14: expected 5xx, got 250"),
+        "{}",
+        run.stderr
+    );
+    server.finish().assert_ok();
+}
+
+#[test]
+fn crlf_script_files_work() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("NOOP"),
+        send("250 ok\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let got = {
+        script_run(&server.target(), &[], "NOOP\r\n:expect 250\r\nQUIT\r\n").assert_code(0);
+        server.finish()
+    };
+    got.assert_ok().assert_raw("NOOP\r\nQUIT\r\n");
+}
+
+// --- golden transcripts --------------------------------------------------------------------
+
+fn golden_session() -> FakeServer {
+    FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO client.test"),
+        send(ehlo_reply(&[
+            "PIPELINING",
+            "SIZE 1000",
+            "ENHANCEDSTATUSCODES",
+        ])),
+        expect("MAIL FROM:<a@test>"),
+        send("250 2.1.0 ok\r\n"),
+        expect("RCPT TO:<b@test>"),
+        send("550 5.1.1 <b@test>: no such user\r\n"),
+        expect("RCPT TO:<c@test>"),
+        send("250 2.1.5 ok\r\n"),
+        expect("DATA"),
+        send("354 go ahead\r\n"),
+        Step::ReadBody,
+        send("250 2.0.0 queued as 42\r\n"),
+        expect("QUIT"),
+        send("221 2.0.0 bye\r\n"),
+    ])
+}
+
+const GOLDEN_SCRIPT: &str = "\
+# a representative script
+EHLO
+MAIL FROM:<a@test>
+RCPT TO:<b@test>
+:expect 550 5.1.1
+RCPT TO:<c@test>
+:expect 2xx
+DATA
+Subject: golden
+
+.starts with a dot
+.
+:expect 250
+QUIT
+";
+
+#[test]
+fn golden_transcript_text() {
+    let server = golden_session();
+    let port = server.port();
+    let run = script_run(&server.target(), &[], GOLDEN_SCRIPT);
+    run.assert_code(0);
+    server.finish().assert_ok();
+    golden(
+        "fake-session.txt",
+        &normalise(&run.stdout.replace(&port.to_string(), "PORT")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn golden_transcript_json() {
+    let server = golden_session();
+    let port = server.port();
+    let run = script_run(&server.target(), &["--json"], GOLDEN_SCRIPT);
+    run.assert_code(0);
+    server.finish().assert_ok();
+    for line in run.stdout.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+        assert!(v["event"].is_string(), "no event field: {line}");
+    }
+    let last: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "status");
+    assert_eq!(last["exit"], 0);
+    golden(
+        "fake-session.jsonl",
+        &normalise(&run.stdout.replace(&port.to_string(), "PORT")),
+    )
+    .unwrap();
+}
