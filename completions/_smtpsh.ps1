@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'smtpsh' -ScriptBlock {
             [CompletionResult]::new('--smtps', '--smtps', [CompletionResultType]::ParameterName, 'Implicit TLS from the first byte (SMTPS, RFC 8314)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept an invalid certificate or name (loudly marked for the whole session)')
             [CompletionResult]::new('--keep-going', '--keep-going', [CompletionResultType]::ParameterName, 'In a script, do not stop at an unexpected 4xx/5xx (still exits non-zero)')
+            [CompletionResult]::new('--pipeline', '--pipeline', [CompletionResultType]::ParameterName, 'In a script, send runs of MAIL/RCPT/RSET (ended by DATA or NOOP) as one write')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'The transcript as JSON Lines on stdout')
             [CompletionResult]::new('--no-history', '--no-history', [CompletionResultType]::ParameterName, 'Keep no history file')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -23,7 +23,7 @@ _smtpsh() {
 
     case "${cmd}" in
         smtpsh)
-            opts="-p -h -V --port --starttls --smtps --tls-on-connect --insecure --cafile --tls-name --ehlo --timeout --connect-timeout --user --password-file --script --keep-going --json --color --history --no-history --generate --help --version"
+            opts="-p -h -V --port --starttls --smtps --tls-on-connect --insecure --cafile --tls-name --ehlo --timeout --connect-timeout --user --password-file --script --keep-going --pipeline --json --color --history --no-history --generate --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

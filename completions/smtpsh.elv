@@ -36,6 +36,7 @@ set edit:completion:arg-completer[smtpsh] = {|@words|
             cand --smtps 'Implicit TLS from the first byte (SMTPS, RFC 8314)'
             cand --insecure 'Accept an invalid certificate or name (loudly marked for the whole session)'
             cand --keep-going 'In a script, do not stop at an unexpected 4xx/5xx (still exits non-zero)'
+            cand --pipeline 'In a script, send runs of MAIL/RCPT/RSET (ended by DATA or NOOP) as one write'
             cand --json 'The transcript as JSON Lines on stdout'
             cand --no-history 'Keep no history file'
             cand -h 'Print help (see more with ''--help'')'

@@ -21,6 +21,7 @@ complete -c smtpsh -l starttls -d 'After the greeting: EHLO, STARTTLS, EHLO agai
 complete -c smtpsh -l tls-on-connect -l smtps -d 'Implicit TLS from the first byte (SMTPS, RFC 8314)'
 complete -c smtpsh -l insecure -d 'Accept an invalid certificate or name (loudly marked for the whole session)'
 complete -c smtpsh -l keep-going -d 'In a script, do not stop at an unexpected 4xx/5xx (still exits non-zero)'
+complete -c smtpsh -l pipeline -d 'In a script, send runs of MAIL/RCPT/RSET (ended by DATA or NOOP) as one write'
 complete -c smtpsh -l json -d 'The transcript as JSON Lines on stdout'
 complete -c smtpsh -l no-history -d 'Keep no history file'
 complete -c smtpsh -s h -l help -d 'Print help (see more with \'--help\')'

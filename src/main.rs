@@ -126,7 +126,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         echo_body: script_mode,
         json: cli.json,
     };
-    let transcript = Transcript::new(style, Box::new(io::stdout()));
+    let transcript = Transcript::new(
+        style,
+        Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout())),
+    );
     let mut session = Session::new(config, transcript, Box::new(TtyAsk::new(!script_mode)));
     if cli.insecure {
         eprintln!(

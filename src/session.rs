@@ -243,7 +243,12 @@ impl Session {
 
     fn read_reply(&mut self) -> Result<Reply, Error> {
         let timeout = self.config.timeout;
-        let r = self.conn()?.read_reply(timeout, &crate::cancel::requested);
+        let conn = self.conn.as_mut().ok_or(Error::NotConnected)?;
+        // Whoever watches the transcript sees everything up to a wait.
+        let transcript = &mut self.transcript;
+        let r = conn.read_reply(timeout, &crate::cancel::requested, &mut || {
+            transcript.flush()
+        });
         let parsed = match r {
             Ok(p) => p,
             Err(Error::Cancelled) => {
@@ -561,8 +566,8 @@ impl Session {
         user: Option<&str>,
         initial: bool,
     ) -> Result<Reply, Error> {
-        self.conn()?;
-        // Ask before anything is sent, so `*` at a prompt costs nothing on the wire.
+        self.conn()?; // Ask before anything is sent, so `*` at a prompt costs nothing on the wire.
+        self.transcript.flush();
         let default = self.config.user.clone();
         let user = match user {
             Some(u) => u.to_string(),

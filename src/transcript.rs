@@ -233,9 +233,8 @@ impl Transcript {
             out,
         }
     }
-
-    /// Record and print one event. A write error on stdout (a closed pipe) is ignored here;
-    /// `main` deals with broken pipes.
+    /// Record and print one event (buffered; see [`Transcript::flush`]). A write error on
+    /// stdout (a closed pipe) is ignored here.
     pub fn emit(&mut self, ev: Event) {
         let text = if self.style.json {
             Some(json_line(&ev))
@@ -243,8 +242,9 @@ impl Transcript {
             render(&ev, self.style)
         };
         if let Some(text) = text {
+            // Buffered: the session flushes before every wait, so the output is current
+            // whenever smtpsh blocks, at one write per wait instead of one per line.
             let _ = writeln!(self.out, "{text}");
-            let _ = self.out.flush();
         }
         self.kept_bytes += ev.weight();
         self.events.push_back(ev);
@@ -266,6 +266,11 @@ impl Transcript {
             text.to_string()
         };
         let _ = writeln!(self.out, "{line}");
+        self.flush();
+    }
+
+    /// Write out what is buffered (before a wait, a prompt, or an error message).
+    pub fn flush(&mut self) {
         let _ = self.out.flush();
     }
     /// The events kept, oldest first.

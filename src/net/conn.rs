@@ -59,6 +59,8 @@ pub struct Connection {
     parser: ReplyParser,
     peer: SocketAddr,
     tls: Option<CertSummary>,
+    /// The read and write timeouts last set on the socket.
+    timeouts: (Option<Duration>, Option<Duration>),
 }
 
 impl std::fmt::Debug for Connection {
@@ -97,6 +99,7 @@ impl Connection {
                         parser: ReplyParser::default(),
                         peer: addr,
                         tls: None,
+                        timeouts: (None, None),
                     };
                     if target.security == Security::Implicit {
                         conn.handshake(&target.host, tls_opts, connect_timeout)?;
@@ -118,20 +121,26 @@ impl Connection {
     pub fn tls(&self) -> Option<&CertSummary> {
         self.tls.as_ref()
     }
-
     /// Read one complete reply, within `timeout` from now (a deadline, not an idle timer: a
     /// server dripping bytes can't keep the wait alive). `cancelled` is polled so Ctrl-C can
-    /// end the wait.
+    /// end the wait; `before_wait` runs once, just before the first read that may block (a
+    /// reply already received needs no wait, so a pipelined burst costs no extra output).
     pub fn read_reply(
         &mut self,
         timeout: Duration,
         cancelled: &dyn Fn() -> bool,
+        before_wait: &mut dyn FnMut(),
     ) -> Result<Parsed, Error> {
         let deadline = Instant::now() + timeout;
         let mut buf = [0u8; 16 * 1024];
+        let mut waited = false;
         loop {
             if let Some(p) = self.parser.next_reply()? {
                 return Ok(p);
+            }
+            if !waited {
+                before_wait();
+                waited = true;
             }
             if cancelled() {
                 return Err(Error::Cancelled);
@@ -142,11 +151,7 @@ impl Connection {
                     secs: timeout.as_secs_f64(),
                 });
             }
-            let slice = (deadline - now).min(CANCEL_POLL);
-            self.stream
-                .tcp()
-                .set_read_timeout(Some(slice))
-                .map_err(Error::Io)?;
+            self.set_read_timeout((deadline - now).min(CANCEL_POLL))?;
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err(Error::Closed),
                 Ok(n) => self.parser.push(&buf[..n])?,
@@ -154,6 +159,30 @@ impl Connection {
                 Err(e) => return Err(Error::Io(e)),
             }
         }
+    }
+
+    // Socket timeouts are set only when they change: one setsockopt per read or write was a
+    // third of the system calls of a bulk script (strace -c, docs/performance.md).
+    fn set_read_timeout(&mut self, t: Duration) -> Result<(), Error> {
+        if self.timeouts.0 != Some(t) {
+            self.stream
+                .tcp()
+                .set_read_timeout(Some(t))
+                .map_err(Error::Io)?;
+            self.timeouts.0 = Some(t);
+        }
+        Ok(())
+    }
+
+    fn set_write_timeout(&mut self, t: Duration) -> Result<(), Error> {
+        if self.timeouts.1 != Some(t) {
+            self.stream
+                .tcp()
+                .set_write_timeout(Some(t))
+                .map_err(Error::Io)?;
+            self.timeouts.1 = Some(t);
+        }
+        Ok(())
     }
 
     /// Whether bytes from the server are waiting (already buffered, or on the socket) without
@@ -176,10 +205,7 @@ impl Connection {
 
     /// Write `bytes` in full within `timeout`.
     pub fn send(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), Error> {
-        self.stream
-            .tcp()
-            .set_write_timeout(Some(timeout))
-            .map_err(Error::Io)?;
+        self.set_write_timeout(timeout)?;
         self.stream
             .write_all(bytes)
             .and_then(|()| self.stream.flush())
@@ -226,6 +252,8 @@ impl Connection {
         let (ssl, summary) = tls::handshake(tcp, host, opts)?;
         self.stream = Stream::Tls(Box::new(ssl));
         self.tls = Some(summary);
+        // The handshake set both timeouts on the socket.
+        self.timeouts = (Some(timeout), Some(timeout));
         Ok(())
     }
 

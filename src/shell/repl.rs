@@ -181,6 +181,7 @@ pub fn run(session: &mut Session, history: Option<PathBuf>, color: bool) -> anyh
                 body: session.in_body(),
             };
         }
+        session.transcript.flush();
         let p = prompt(session, shell.body_lines);
         let input = match shell.rl.readline(&p) {
             Ok(l) => l,
@@ -306,6 +307,7 @@ impl Repl {
             Ok(Step::Quit) => return true,
             Ok(_) => {}
             Err(e) => {
+                session.transcript.flush();
                 if matches!(e.downcast_ref::<Error>(), Some(Error::Cancelled)) {
                     eprintln!("smtpsh: cancelled");
                 } else {
