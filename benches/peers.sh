@@ -20,7 +20,7 @@ WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 /usr/sbin/smtp-sink -u nobody "127.0.0.1:$PORT" 1000 &
 SINK=$!
-trap 'rc=$?; kill $SINK 2>/dev/null; wait $SINK 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
+trap 'rc=$?; kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true; rm -rf "$WORK"; exit $rc' EXIT
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 
 # --- workloads -------------------------------------------------------------------------
