@@ -9,4 +9,5 @@ pub mod caps;
 pub mod command;
 pub mod data;
 pub mod escape;
+pub mod explain;
 pub mod reply;
