@@ -11,6 +11,7 @@ pub mod cancel;
 pub mod cli;
 pub mod error;
 pub mod net;
+pub mod practice;
 pub mod session;
 pub mod shell;
 pub mod smtp;

@@ -1,0 +1,1369 @@
+//! One connection to the practice server: a bounded line reader, the RFC 5321 state machine
+//! (greeting, EHLO, MAIL, RCPT, DATA), STARTTLS (RFC 3207) and AUTH (RFC 4954).
+//!
+//! Replies are built as [`Reply`] values and written with [`Reply::to_wire`]; the DATA
+//! body is decoded by [`Unstuffer`]; command lines are checked by
+//! [`command::check_line`] and recognised by [`Verb::of_line`].
+//!
+//! Replies are queued and written when the reader is about to wait for more input, so a
+//! pipelined group (RFC 2920 §3.2) gets its replies in order, in as few packets as possible.
+//!
+//! Enhanced status codes (RFC 2034) are on every 2xx, 4xx and 5xx reply except the
+//! greeting and the replies to EHLO and HELO, which RFC 2034 §4 leaves out (an EHLO line
+//! carrying `2.0.0` would read as a capability named `2.0.0`); 3xx replies carry none
+//! either: a 334's text is base64, and 354 is written bare by real servers too.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use memchr::memchr;
+use openssl::ssl::{SslAcceptor, SslStream};
+
+use super::sasl::{self, Failure};
+use super::store::{Mailbox, Maildir, Message};
+use super::syntax::{self, ArgError, ParamError};
+use super::{Limits, PracticeUser, users};
+use crate::smtp::auth::Mechanism;
+use crate::smtp::command::{self, LineError, Verb};
+use crate::smtp::data::{DecodeError, Unstuffer};
+use crate::smtp::reply::{Code, Reply};
+
+/// What every connection shares: the configuration, TLS and where messages go.
+pub(crate) struct Shared {
+    pub hostname: String,
+    pub users: Vec<PracticeUser>,
+    pub require_auth: bool,
+    pub require_tls: bool,
+    pub limits: Limits,
+    pub acceptor: SslAcceptor,
+    pub mailbox: Mailbox,
+    pub maildir: Option<Maildir>,
+    /// For queue ids.
+    pub seq: AtomicU64,
+}
+
+/// Serve one connection until QUIT, an error, a timeout or EOF.
+pub(crate) fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let timeout = Some(shared.limits.idle_timeout).filter(|t| !t.is_zero());
+    // A failure here only loses the timeout; the connection is still served.
+    let _ = stream.set_read_timeout(timeout);
+    let _ = stream.set_write_timeout(timeout);
+    let _ = stream.set_nodelay(true);
+    let mut conn = Conn::new(&shared, stream, peer);
+    conn.run();
+}
+
+/// The socket, before or after STARTTLS.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<SslStream<TcpStream>>),
+    /// Between the two, or after a failed handshake.
+    Gone,
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+            Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+            Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+            Stream::Gone => Ok(()),
+        }
+    }
+}
+
+/// Why reading stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadError {
+    /// The client closed the connection.
+    Eof,
+    /// No byte within the idle timeout.
+    Timeout,
+    /// Reset, broken pipe, TLS error.
+    Broken,
+}
+
+/// What the reader got.
+enum Line {
+    /// A line without its line end.
+    Text(Vec<u8>),
+    /// A line over the limit: its start was dropped and the rest will be skipped.
+    TooLong,
+}
+
+/// The greeting: which command opened the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Greeted {
+    name: String,
+    /// EHLO (true) or HELO (false).
+    esmtp: bool,
+}
+
+/// A mail transaction between MAIL and the end of DATA (RFC 5321 §3.3).
+#[derive(Debug, Default)]
+struct Transaction {
+    from: String,
+    smtputf8: bool,
+    rcpts: Vec<String>,
+}
+
+/// How the DATA phase ended.
+enum DataEnd {
+    /// The whole message, within the limit.
+    Message(Vec<u8>),
+    /// Over `max_message`; read to the end and dropped.
+    TooBig,
+    /// A bare CR or LF; read to CRLF.CRLF and dropped.
+    BareLineEnd(&'static str),
+    /// A bare CR or LF, and then an end of data written with them: dropped, and the
+    /// connection can't go on safely.
+    LooseEnd(&'static str),
+    /// The connection failed before the end.
+    Read(ReadError),
+}
+
+/// Replies whose count ends a connection at `max_errors`: bad commands, not wrong order
+/// (a student's usual mistake) and not refused recipients.
+const COUNTED_ERRORS: [u16; 5] = [500, 501, 504, 535, 555];
+
+/// The end-of-data mark with the CRLF that ends the line before it (RFC 5321 §4.1.1.4).
+const END_OF_DATA: &[u8] = b"\r\n.\r\n";
+
+struct Conn<'a> {
+    shared: &'a Shared,
+    stream: Stream,
+    peer: SocketAddr,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Inside an over-long line: drop bytes up to its LF.
+    skipping: bool,
+    out: Vec<u8>,
+    greeted: Option<Greeted>,
+    tls: bool,
+    auth_user: Option<String>,
+    tx: Option<Transaction>,
+    errors: usize,
+    closing: bool,
+}
+
+impl<'a> Conn<'a> {
+    fn new(shared: &'a Shared, stream: TcpStream, peer: SocketAddr) -> Conn<'a> {
+        // Room for the longest line with its CRLF, and for DATA reads of a useful size.
+        let size = (shared.limits.max_line + 2).max(16 * 1024);
+        Conn {
+            shared,
+            stream: Stream::Plain(stream),
+            peer,
+            buf: vec![0; size],
+            start: 0,
+            end: 0,
+            skipping: false,
+            out: Vec::with_capacity(1024),
+            greeted: None,
+            tls: false,
+            auth_user: None,
+            tx: None,
+            errors: 0,
+            closing: false,
+        }
+    }
+
+    fn run(&mut self) {
+        let greeting = format!("{} ESMTP smtpsh practice server", self.shared.hostname);
+        self.send(220, None, &[&greeting]);
+        while !self.closing {
+            match self.read_line() {
+                Ok(Line::Text(line)) => self.command(&line),
+                Ok(Line::TooLong) => self.line_too_long(),
+                Err(e) => {
+                    self.read_failed(e);
+                    break;
+                }
+            }
+        }
+        self.close();
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Output
+    // -----------------------------------------------------------------------------------
+
+    /// Queue a reply. `enhanced` is a constant such as `"5.5.1"`.
+    fn send(&mut self, code: u16, enhanced: Option<&str>, lines: &[&str]) {
+        let Some(reply_code) = Code::new(code) else {
+            debug_assert!(false, "reply code {code}");
+            return;
+        };
+        let enhanced = enhanced.and_then(|e| e.parse().ok());
+        self.out
+            .extend_from_slice(&Reply::new(reply_code, enhanced, lines).to_wire());
+        if COUNTED_ERRORS.contains(&code) {
+            self.errors += 1;
+            if self.errors >= self.shared.limits.max_errors && !self.closing {
+                self.send(
+                    421,
+                    Some("4.7.0"),
+                    &[&format!(
+                        "{} too many errors ({}); closing the connection",
+                        self.shared.hostname, self.errors
+                    )],
+                );
+                self.closing = true;
+            }
+        }
+        // Bounded output even if a client pipelines without ever reading.
+        if self.out.len() >= 64 * 1024 && self.flush().is_err() {
+            self.closing = true;
+        }
+    }
+
+    /// Queue a one-line reply with an enhanced code.
+    fn say(&mut self, code: u16, enhanced: &str, text: &str) {
+        self.send(code, Some(enhanced), &[text]);
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .stream
+            .write_all(&self.out)
+            .and_then(|()| self.stream.flush());
+        self.out.clear();
+        result
+    }
+
+    /// Write what is queued and close. The write side is shut first and unread input
+    /// drained for a moment: closing a socket with unread bytes makes the kernel send a
+    /// reset, and a reset can destroy the last reply (a 421 after a flood, say) before the
+    /// client has read it.
+    fn close(&mut self) {
+        let _ = self.flush();
+        let mut stream = std::mem::replace(&mut self.stream, Stream::Gone);
+        if let Stream::Tls(s) = &mut stream {
+            // close_notify; the client's own is not awaited.
+            let _ = s.shutdown();
+        }
+        let tcp = match &stream {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+            Stream::Gone => return,
+        };
+        let _ = tcp.shutdown(Shutdown::Write);
+        linger(tcp);
+        let _ = tcp.shutdown(Shutdown::Both);
+    }
+
+    fn read_failed(&mut self, e: ReadError) {
+        if e == ReadError::Timeout {
+            let text = format!(
+                "{} timeout: nothing received for {}; closing the connection",
+                self.shared.hostname,
+                seconds(self.shared.limits.idle_timeout)
+            );
+            self.say(421, "4.4.2", &text);
+        }
+    }
+
+    fn line_too_long(&mut self) {
+        let text = format!(
+            "line too long: over {} octets; it was ignored (RFC 5321 §4.5.3.1.4)",
+            self.shared.limits.max_line
+        );
+        self.say(500, "5.5.6", &text);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Input
+    // -----------------------------------------------------------------------------------
+
+    /// Wait for more bytes, after writing the queued replies (RFC 2920 §3.2: the server
+    /// flushes when its input is empty, so a pipelined group gets its replies together).
+    fn fill(&mut self) -> Result<(), ReadError> {
+        self.flush().map_err(|_| ReadError::Broken)?;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        loop {
+            return match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => Err(ReadError::Eof),
+                Ok(n) => {
+                    self.end += n;
+                    Ok(())
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    Err(ReadError::Timeout)
+                }
+                Err(_) => Err(ReadError::Broken),
+            };
+        }
+    }
+
+    /// The next line, without its line end (CRLF, or a bare LF as many MTAs allow in
+    /// commands). Memory is bounded by `max_line`: a longer line is reported once and the
+    /// rest of it skipped.
+    fn read_line(&mut self) -> Result<Line, ReadError> {
+        let max = self.shared.limits.max_line;
+        loop {
+            if let Some(i) = memchr(b'\n', &self.buf[self.start..self.end]) {
+                let line_start = self.start;
+                let line_end = self.start + i;
+                self.start = line_end + 1;
+                if std::mem::take(&mut self.skipping) {
+                    continue;
+                }
+                let mut line = &self.buf[line_start..line_end];
+                if let Some(l) = line.strip_suffix(b"\r") {
+                    line = l;
+                }
+                if line.len() > max {
+                    return Ok(Line::TooLong);
+                }
+                return Ok(Line::Text(line.to_vec()));
+            }
+            if self.skipping {
+                self.start = self.end;
+            } else if self.end - self.start > max + 1 {
+                // No line end in max + 2 octets: the line is too long whatever comes next.
+                self.start = self.end;
+                self.skipping = true;
+                return Ok(Line::TooLong);
+            }
+            self.fill()?;
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Commands
+    // -----------------------------------------------------------------------------------
+
+    fn command(&mut self, raw: &[u8]) {
+        // The client-side check of safety rule 3, reused: a NUL, CR or other control byte
+        // in a command is refused. Its length limit (510) is not ours: max_line applies.
+        if let Err(LineError::Control { byte, column, .. }) = command::check_line(raw) {
+            let text = format!(
+                "the command holds a control character (0x{byte:02X}) at column {column}; it was ignored"
+            );
+            self.say(500, "5.5.2", &text);
+            return;
+        }
+        let Ok(line) = std::str::from_utf8(raw) else {
+            self.say(
+                500,
+                "5.5.2",
+                "the command is not valid UTF-8; it was ignored",
+            );
+            return;
+        };
+        let verb = Verb::of_line(line);
+        // The same word end as `Verb::of_line`.
+        let word_end = line.find([' ', '\t', ':']).unwrap_or(line.len());
+        let rest = &line[word_end..];
+        if let Verb::Other(word) = &verb {
+            let text = if line.is_empty() {
+                "empty command line".to_string()
+            } else if word.is_empty() {
+                "a command line starts with its verb, no space before it".to_string()
+            } else {
+                format!(
+                    "command {} not recognized (HELP lists the commands)",
+                    shown(word)
+                )
+            };
+            self.say(500, "5.5.2", &text);
+            return;
+        }
+        // RFC 5321 §4.1.1: one SP between the verb and its argument.
+        let arg = if rest.is_empty() {
+            None
+        } else if let Some(arg) = rest.strip_prefix(' ') {
+            Some(arg)
+        } else {
+            let text = format!(
+                "syntax error: one space must separate {} from what follows",
+                verb.name()
+            );
+            self.say(501, "5.5.4", &text);
+            return;
+        };
+        match verb {
+            Verb::Ehlo => self.helo(arg, true),
+            Verb::Helo => self.helo(arg, false),
+            Verb::Mail => self.mail(arg),
+            Verb::Rcpt => self.rcpt(arg),
+            Verb::Data => self.data(arg),
+            Verb::Rset => {
+                if self.no_arg("RSET", arg) {
+                    self.tx = None;
+                    self.say(250, "2.0.0", "Ok: transaction reset");
+                }
+            }
+            Verb::Noop => self.say(250, "2.0.0", "Ok"),
+            Verb::Vrfy => self.vrfy(arg),
+            Verb::Expn => self.say(
+                502,
+                "5.5.1",
+                "EXPN is disabled: mailing lists are not revealed here",
+            ),
+            Verb::Help => self.help(arg),
+            Verb::Quit => {
+                if self.no_arg("QUIT", arg) {
+                    let text = format!("{} closing connection, bye", self.shared.hostname);
+                    self.say(221, "2.0.0", &text);
+                    self.closing = true;
+                }
+            }
+            Verb::Starttls => self.starttls(arg),
+            Verb::Auth => self.auth(arg),
+            Verb::Bdat => self.say(
+                502,
+                "5.5.1",
+                "BDAT is not offered (no CHUNKING in EHLO); use DATA",
+            ),
+            Verb::Lhlo => self.say(
+                500,
+                "5.5.2",
+                "LHLO is LMTP; this is an SMTP server: use EHLO",
+            ),
+            Verb::Other(_) => {}
+        }
+    }
+
+    /// `true` when `arg` is absent; otherwise a 501 and `false`.
+    fn no_arg(&mut self, verb: &str, arg: Option<&str>) -> bool {
+        if arg.is_some() {
+            let text = format!("syntax error: {verb} takes no argument");
+            self.say(501, "5.5.4", &text);
+            return false;
+        }
+        true
+    }
+
+    fn helo(&mut self, arg: Option<&str>, esmtp: bool) {
+        let verb = if esmtp { "EHLO" } else { "HELO" };
+        let Some(name) = arg.filter(|a| syntax::is_helo_name(a)) else {
+            let text = format!(
+                "syntax: {verb} <your-hostname>, a domain or an address literal such as [192.0.2.1]"
+            );
+            self.say(501, "5.5.4", &text);
+            return;
+        };
+        // RFC 5321 §4.1.4: EHLO (or HELO) later in a session resets the transaction, as RSET.
+        self.tx = None;
+        self.greeted = Some(Greeted {
+            name: name.to_string(),
+            esmtp,
+        });
+        let first = format!("{} Hello {name} [{}]", self.shared.hostname, self.peer.ip());
+        if !esmtp {
+            self.send(250, None, &[&first]);
+            return;
+        }
+        let size = format!("SIZE {}", self.shared.limits.max_message);
+        let mut lines: Vec<&str> = vec![
+            &first,
+            "PIPELINING",
+            &size,
+            "8BITMIME",
+            "SMTPUTF8",
+            "ENHANCEDSTATUSCODES",
+        ];
+        if !self.tls {
+            lines.push("STARTTLS");
+        }
+        // With --require-tls, AUTH is offered only over TLS, so no password crosses the
+        // network in clear (RFC 4954 §4 lets a server hide mechanisms it won't use).
+        let auth = OFFERED
+            .iter()
+            .fold("AUTH".to_string(), |line, m| line + " " + m.name());
+        if self.tls || !self.shared.require_tls {
+            lines.push(&auth);
+        }
+        lines.push("HELP");
+        self.send(250, None, &lines);
+    }
+
+    fn mail(&mut self, arg: Option<&str>) {
+        let Some(greeted) = self.greeted.clone() else {
+            self.say(
+                503,
+                "5.5.1",
+                "bad sequence of commands: send EHLO (or HELO) first",
+            );
+            return;
+        };
+        if self.shared.require_tls && !self.tls {
+            self.say(530, "5.7.0", "Must issue a STARTTLS command first");
+            return;
+        }
+        if self.shared.require_auth && self.auth_user.is_none() {
+            self.say(530, "5.7.0", "Authentication required: AUTH first");
+            return;
+        }
+        if self.tx.is_some() {
+            self.say(
+                503,
+                "5.5.1",
+                "bad sequence of commands: sender already given (RSET to start over)",
+            );
+            return;
+        }
+        let Some(arg) = arg else {
+            self.mail_usage();
+            return;
+        };
+        let path = match syntax::path_arg(arg, "FROM", true, false) {
+            Ok(path) => path,
+            Err(ArgError::Syntax(why)) => {
+                let text = format!("{why}; syntax: {MAIL_SYNTAX}");
+                self.say(501, "5.5.4", &text);
+                return;
+            }
+            Err(ArgError::Address(why)) => {
+                let text = format!("bad sender address: {why}");
+                self.say(501, "5.1.7", &text);
+                return;
+            }
+        };
+        if !greeted.esmtp && !path.params.is_empty() {
+            self.say(
+                555,
+                "5.5.4",
+                "MAIL parameters need EHLO; after HELO send MAIL FROM:<address> alone",
+            );
+            return;
+        }
+        let params = match syntax::mail_params(&path.params) {
+            Ok(p) => p,
+            Err(ParamError::Bad(why)) => {
+                self.say(501, "5.5.4", &why);
+                return;
+            }
+            Err(ParamError::Unknown(why)) => {
+                self.say(555, "5.5.4", &why);
+                return;
+            }
+        };
+        let max = self.shared.limits.max_message;
+        if params.size.is_some_and(|s| s > max as u64) {
+            let text = format!("message size exceeds fixed maximum message size ({max} octets)");
+            self.say(552, "5.3.4", &text);
+            return;
+        }
+        let from = path.mailbox.map(|m| m.address()).unwrap_or_default();
+        if !from.is_ascii() && !params.smtputf8 {
+            self.say(
+                553,
+                "5.6.7",
+                "a non-ASCII address needs the SMTPUTF8 parameter (RFC 6531)",
+            );
+            return;
+        }
+        let size = params.size.map_or(0, |s| s as usize);
+        if !self.shared.mailbox.has_room(size) {
+            self.say(
+                452,
+                "4.3.1",
+                "insufficient system storage: the practice mailbox is full",
+            );
+            return;
+        }
+        let text = format!("sender <{from}> ok");
+        self.tx = Some(Transaction {
+            from,
+            smtputf8: params.smtputf8,
+            rcpts: Vec::new(),
+        });
+        self.say(250, "2.1.0", &text);
+    }
+
+    fn mail_usage(&mut self) {
+        let text = format!("syntax: {MAIL_SYNTAX}");
+        self.say(501, "5.5.4", &text);
+    }
+
+    fn rcpt(&mut self, arg: Option<&str>) {
+        if self.greeted.is_none() {
+            self.say(
+                503,
+                "5.5.1",
+                "bad sequence of commands: send EHLO (or HELO) first",
+            );
+            return;
+        }
+        let Some(tx) = &self.tx else {
+            self.say(
+                503,
+                "5.5.1",
+                "bad sequence of commands: need MAIL before RCPT",
+            );
+            return;
+        };
+        let (smtputf8, count) = (tx.smtputf8, tx.rcpts.len());
+        let Some(arg) = arg else {
+            let text = format!("syntax: {RCPT_SYNTAX}");
+            self.say(501, "5.5.4", &text);
+            return;
+        };
+        let path = match syntax::path_arg(arg, "TO", false, true) {
+            Ok(path) => path,
+            Err(ArgError::Syntax(why)) => {
+                let text = format!("{why}; syntax: {RCPT_SYNTAX}");
+                self.say(501, "5.5.4", &text);
+                return;
+            }
+            Err(ArgError::Address(why)) => {
+                let text = format!("bad recipient address: {why}");
+                self.say(501, "5.1.3", &text);
+                return;
+            }
+        };
+        if !path.params.is_empty() {
+            self.say(
+                555,
+                "5.5.4",
+                "RCPT parameters are not supported here (no DSN): send RCPT TO:<address> alone",
+            );
+            return;
+        }
+        // `path_arg` with `null_ok = false` always gives a mailbox.
+        let Some(mailbox) = path.mailbox else {
+            self.say(501, "5.1.3", "bad recipient address");
+            return;
+        };
+        let address = mailbox.address();
+        if mailbox.is_utf8() && !smtputf8 {
+            self.say(
+                553,
+                "5.6.7",
+                "a non-ASCII address needs SMTPUTF8 on MAIL FROM (RFC 6531)",
+            );
+            return;
+        }
+        if count >= self.shared.limits.max_recipients {
+            let text = format!(
+                "too many recipients: at most {} per message",
+                self.shared.limits.max_recipients
+            );
+            self.say(452, "4.5.3", &text);
+            return;
+        }
+        if is_rejected(&mailbox.local) {
+            let text = format!("<{address}>: no such user here");
+            self.say(550, "5.1.1", &text);
+            return;
+        }
+        let text = format!("recipient <{address}> ok");
+        if let Some(tx) = &mut self.tx {
+            tx.rcpts.push(address);
+        }
+        self.say(250, "2.1.5", &text);
+    }
+
+    fn data(&mut self, arg: Option<&str>) {
+        if !self.no_arg("DATA", arg) {
+            return;
+        }
+        let Some(tx) = &self.tx else {
+            let text = if self.greeted.is_none() {
+                "bad sequence of commands: send EHLO (or HELO) first"
+            } else {
+                "bad sequence of commands: need MAIL and RCPT before DATA"
+            };
+            self.say(503, "5.5.1", text);
+            return;
+        };
+        if tx.rcpts.is_empty() {
+            self.say(
+                503,
+                "5.5.1",
+                "bad sequence of commands: need RCPT before DATA (no valid recipients)",
+            );
+            return;
+        }
+        self.send(354, None, &["End data with <CR><LF>.<CR><LF>"]);
+        let end = self.receive_data();
+        // Whatever happened, the transaction is over (RFC 5321 §4.1.1.4).
+        let tx = self.tx.take().unwrap_or_default();
+        match end {
+            DataEnd::Message(data) => self.deliver(tx, data),
+            DataEnd::TooBig => {
+                let text = format!(
+                    "message size exceeds fixed maximum message size ({} octets); not kept",
+                    self.shared.limits.max_message
+                );
+                self.say(552, "5.3.4", &text);
+            }
+            DataEnd::BareLineEnd(what) => {
+                let text = format!(
+                    "message refused: bare {what} in the data; lines must end in CRLF (SMTP smuggling defence)"
+                );
+                self.say(554, "5.6.0", &text);
+            }
+            DataEnd::LooseEnd(what) => {
+                let text = format!(
+                    "{} message refused: bare {what} in the data, and an end of data not written CRLF.CRLF; lines must end in CRLF (nc -C does that); closing the connection (SMTP smuggling defence)",
+                    self.shared.hostname
+                );
+                self.say(421, "4.5.0", &text);
+                self.closing = true;
+            }
+            DataEnd::Read(e) => {
+                self.read_failed(e);
+                self.closing = true;
+            }
+        }
+    }
+
+    /// Read the body after 354 up to CRLF.CRLF, bounded by `max_message`.
+    fn receive_data(&mut self) -> DataEnd {
+        let max = self.shared.limits.max_message;
+        let mut unstuffer = Unstuffer::new();
+        let mut body = Vec::new();
+        let mut size = 0usize;
+        let mut too_big = false;
+        // The last wire bytes seen, for finding the end after a decoding error. It starts
+        // as the CRLF that ended the DATA line, so `.` CRLF right away is an empty body.
+        let mut tail = b"\r\n".to_vec();
+        loop {
+            if self.start == self.end
+                && let Err(e) = self.fill()
+            {
+                return DataEnd::Read(e);
+            }
+            let chunk = &self.buf[self.start..self.end];
+            let before = body.len();
+            let fed = unstuffer.feed(chunk, &mut body);
+            size = size.saturating_add(body.len() - before);
+            match fed {
+                Ok(Some(n)) => {
+                    self.start += n;
+                    if too_big || size > max {
+                        return DataEnd::TooBig;
+                    }
+                    return DataEnd::Message(body);
+                }
+                Ok(None) => {
+                    keep_tail(&mut tail, chunk);
+                    self.start = self.end;
+                    if size > max {
+                        too_big = true;
+                    }
+                    if too_big {
+                        // Keep counting, keep nothing.
+                        body.clear();
+                    }
+                }
+                Err(DecodeError::BareLineEnd(what)) => {
+                    return match self.skip_to_end(tail) {
+                        Ok(true) => DataEnd::BareLineEnd(what),
+                        Ok(false) => DataEnd::LooseEnd(what),
+                        Err(e) => DataEnd::Read(e),
+                    };
+                }
+            }
+        }
+    }
+
+    /// After a bare CR or LF the decoder can't go on; look for the end by itself. `tail`
+    /// is the wire bytes before the current chunk. An end mark found from there is past the
+    /// error: had one come before it, the decoder would have stopped there.
+    ///
+    /// `Ok(true)`: the real end, CRLF.CRLF, came first; the session can go on. `Ok(false)`:
+    /// a loose end came first (a lone dot between bare CRs or LFs, as `nc` without `-C`
+    /// sends, or as a smuggling attempt does). What follows it may be a smuggled command,
+    /// and a client that wrote it waits for a reply that CRLF.CRLF would never bring: the
+    /// connection is ended.
+    fn skip_to_end(&mut self, mut tail: Vec<u8>) -> Result<bool, ReadError> {
+        loop {
+            let chunk = &self.buf[self.start..self.end];
+            let mut window = tail.clone();
+            window.extend_from_slice(chunk);
+            match end_mark(&window) {
+                Some(Mark::Strict(past)) => {
+                    // `past` indexes `window`, whose chunk part starts at `tail.len()`.
+                    self.start += past - tail.len();
+                    return Ok(true);
+                }
+                Some(Mark::Loose) => {
+                    self.start = self.end;
+                    return Ok(false);
+                }
+                None => {}
+            }
+            keep_tail(&mut tail, chunk);
+            self.start = self.end;
+            self.fill()?;
+        }
+    }
+
+    fn deliver(&mut self, tx: Transaction, data: Vec<u8>) {
+        let shared = self.shared;
+        if !shared.mailbox.has_room(data.len()) {
+            self.say(
+                452,
+                "4.3.1",
+                "insufficient system storage: the practice mailbox is full; not kept",
+            );
+            return;
+        }
+        let received = SystemTime::now();
+        let secs = received
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{:08X}{:06X}", secs & 0xFFFF_FFFF, seq & 0xFF_FFFF);
+        let greeted = self.greeted.clone().unwrap_or(Greeted {
+            name: String::new(),
+            esmtp: false,
+        });
+        let message = Message {
+            id: id.clone(),
+            from: tx.from,
+            rcpts: tx.rcpts,
+            data,
+            received,
+            tls: self.tls,
+            auth_user: self.auth_user.clone(),
+            helo: greeted.name,
+        };
+        if let Some(maildir) = &shared.maildir
+            && maildir
+                .deliver(&message, &shared.hostname, self.peer, greeted.esmtp)
+                .is_err()
+        {
+            self.say(
+                451,
+                "4.3.0",
+                "local error: could not write the message to the Maildir; try again later",
+            );
+            return;
+        }
+        if shared.mailbox.push(message).is_none() {
+            self.say(
+                452,
+                "4.3.1",
+                "insufficient system storage: the practice mailbox is full; not kept",
+            );
+            return;
+        }
+        let text = format!("Ok: queued as {id}");
+        self.say(250, "2.0.0", &text);
+    }
+
+    fn vrfy(&mut self, arg: Option<&str>) {
+        let Some(arg) = arg.map(str::trim).filter(|a| !a.is_empty()) else {
+            self.say(501, "5.5.4", "syntax: VRFY <user> or VRFY <user@domain>");
+            return;
+        };
+        let bare = arg
+            .strip_prefix('<')
+            .and_then(|a| a.strip_suffix('>'))
+            .unwrap_or(arg);
+        let hostname = &self.shared.hostname;
+        let (local, domain) = match bare.rsplit_once('@') {
+            Some((l, d)) => (l, Some(d)),
+            None => (bare, None),
+        };
+        let ours = domain.is_none_or(|d| {
+            d.eq_ignore_ascii_case(hostname) || d.eq_ignore_ascii_case("localhost")
+        });
+        // A user is named by the whole argument, or by its local part at our own domain.
+        let users = &self.shared.users;
+        let user = users
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(bare))
+            .or_else(|| {
+                ours.then(|| users.iter().find(|u| u.name.eq_ignore_ascii_case(local)))
+                    .flatten()
+            });
+        match user {
+            Some(u) => {
+                let text = if u.name.contains('@') {
+                    format!("{0} <{0}>", u.name)
+                } else {
+                    format!("{0} <{0}@{hostname}>", u.name)
+                };
+                self.say(250, "2.1.5", &text);
+            }
+            None if ours || is_rejected(local) => {
+                let text = format!("<{}>: no such user here", shown(bare));
+                self.say(550, "5.1.1", &text);
+            }
+            None => {
+                let text = format!(
+                    "cannot VRFY <{}>, but a message to it will be accepted",
+                    shown(bare)
+                );
+                self.say(252, "2.1.5", &text);
+            }
+        }
+    }
+
+    fn help(&mut self, arg: Option<&str>) {
+        let Some(topic) = arg.map(str::trim).filter(|a| !a.is_empty()) else {
+            self.send(
+                214,
+                Some("2.0.0"),
+                &[
+                    "smtpsh practice server; commands, in the order of a session:",
+                    "EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY EXPN HELP QUIT",
+                    "HELP <command> shows its syntax, e.g. HELP MAIL",
+                    "SMTP is RFC 5321; STARTTLS RFC 3207; AUTH RFC 4954",
+                ],
+            );
+            return;
+        };
+        let verb = Verb::of_line(topic);
+        let max_rcpt = format!(
+            "Up to {} recipients a message. Local parts 'reject' and 'no-such...' get 550 here.",
+            self.shared.limits.max_recipients
+        );
+        let lines: Vec<&str> = match verb {
+            Verb::Ehlo | Verb::Helo => vec![
+                "EHLO <your-hostname>",
+                "Greets the server and lists its extensions; HELO is the same without them.",
+            ],
+            Verb::Mail => vec![
+                MAIL_SYNTAX,
+                "Starts a message. <> is the null sender, used by bounces.",
+            ],
+            Verb::Rcpt => vec![RCPT_SYNTAX, &max_rcpt],
+            Verb::Data => vec![
+                "DATA",
+                "Then the message: headers, a blank line, the body; end with a line holding only '.'.",
+                "Lines must end in CRLF; a line starting with '.' gets one more '.' (dot-stuffing).",
+            ],
+            Verb::Rset => vec![
+                "RSET",
+                "Forgets the message in progress (sender, recipients).",
+            ],
+            Verb::Noop => vec!["NOOP", "Does nothing; the server answers 250."],
+            Verb::Vrfy => vec!["VRFY <user>", "Asks whether a user exists here."],
+            Verb::Expn => vec![
+                "EXPN <list>",
+                "Would expand a mailing list; disabled here, as on most servers.",
+            ],
+            Verb::Help => vec!["HELP [<command>]"],
+            Verb::Quit => vec!["QUIT", "Ends the session."],
+            Verb::Starttls => vec![
+                "STARTTLS",
+                "Switches to TLS; then send EHLO again (RFC 3207 §4.2).",
+            ],
+            Verb::Auth => {
+                let mut lines = vec![
+                    "AUTH PLAIN [<base64 of NUL user NUL password>]",
+                    "AUTH LOGIN [<base64 of user>]",
+                    "AUTH CRAM-MD5",
+                ];
+                if self.shared.users == users::default_users() {
+                    lines.push("Practice users: alice (password alicepass), bob (bobpass).");
+                }
+                lines
+            }
+            _ => {
+                let text = format!("no help for {}; HELP lists the commands", shown(topic));
+                self.say(504, "5.5.4", &text);
+                return;
+            }
+        };
+        self.send(214, Some("2.0.0"), &lines);
+    }
+
+    fn starttls(&mut self, arg: Option<&str>) {
+        if !self.no_arg("STARTTLS", arg) {
+            return;
+        }
+        if self.tls {
+            self.say(503, "5.5.1", "bad sequence of commands: TLS already active");
+            return;
+        }
+        if !self.greeted.as_ref().is_some_and(|g| g.esmtp) {
+            self.say(503, "5.5.1", "bad sequence of commands: send EHLO first");
+            return;
+        }
+        if self.tx.is_some() {
+            self.say(
+                503,
+                "5.5.1",
+                "bad sequence of commands: finish the message or RSET before STARTTLS",
+            );
+            return;
+        }
+        // STARTTLS command injection (CVE-2011-0411 and kin): whatever the client sent
+        // after STARTTLS in plaintext is not part of the TLS session. A server that kept it
+        // would run it as if it came over TLS (a man in the middle appends
+        // `RSET\r\nMAIL FROM:…` to the client's STARTTLS). Drop it.
+        self.start = 0;
+        self.end = 0;
+        self.skipping = false;
+        self.say(220, "2.0.0", "Ready to start TLS");
+        if self.flush().is_err() {
+            self.closing = true;
+            return;
+        }
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
+            self.closing = true;
+            return;
+        };
+        match self.shared.acceptor.accept(tcp) {
+            Ok(tls) => {
+                self.stream = Stream::Tls(Box::new(tls));
+                self.tls = true;
+                // RFC 3207 §4.2: forget everything learned before TLS; EHLO again.
+                self.greeted = None;
+                self.auth_user = None;
+                self.tx = None;
+            }
+            // A failed handshake leaves nothing to talk over.
+            Err(_) => self.closing = true,
+        }
+    }
+
+    fn auth(&mut self, arg: Option<&str>) {
+        if !self.greeted.as_ref().is_some_and(|g| g.esmtp) {
+            self.say(503, "5.5.1", "bad sequence of commands: send EHLO first");
+            return;
+        }
+        if self.shared.require_tls && !self.tls {
+            self.say(
+                538,
+                "5.7.11",
+                "Encryption required for requested authentication mechanism: STARTTLS first",
+            );
+            return;
+        }
+        if self.auth_user.is_some() {
+            self.say(
+                503,
+                "5.5.1",
+                "bad sequence of commands: already authenticated",
+            );
+            return;
+        }
+        if self.tx.is_some() {
+            self.say(
+                503,
+                "5.5.1",
+                "bad sequence of commands: AUTH is not allowed during a mail transaction",
+            );
+            return;
+        }
+        let mut words = arg.unwrap_or("").split(' ');
+        let (Some(mechanism), initial, None) = (
+            words.next().filter(|w| !w.is_empty()),
+            words.next(),
+            words.next(),
+        ) else {
+            self.say(
+                501,
+                "5.5.4",
+                "syntax: AUTH <mechanism> [<initial-response>]",
+            );
+            return;
+        };
+        let Some(mechanism) = Mechanism::parse(mechanism).filter(|m| OFFERED.contains(m)) else {
+            self.unknown_mechanism();
+            return;
+        };
+        let initial = match initial {
+            None => None,
+            Some("") => {
+                self.say(
+                    501,
+                    "5.5.4",
+                    "syntax: an empty initial response is written '='",
+                );
+                return;
+            }
+            Some(ir) => match sasl::decode(ir.as_bytes()) {
+                Some(bytes) => Some(bytes),
+                None if ir == "*" => {
+                    self.say(501, "5.7.0", "authentication cancelled");
+                    return;
+                }
+                None => {
+                    self.say(501, "5.5.2", "the initial response is not valid base64");
+                    return;
+                }
+            },
+        };
+        let shared = self.shared;
+        let users = &shared.users;
+        let result = match mechanism {
+            Mechanism::Plain => {
+                let Some(message) = initial.or_else(|| self.auth_response(b"")) else {
+                    return;
+                };
+                sasl::check_plain(users, &message)
+            }
+            Mechanism::Login => {
+                let Some(user) = initial.or_else(|| self.auth_response(b"Username:")) else {
+                    return;
+                };
+                let Some(password) = self.auth_response(b"Password:") else {
+                    return;
+                };
+                sasl::check_login(users, &user, &password)
+            }
+            Mechanism::CramMd5 => {
+                if initial.is_some() {
+                    // RFC 4954 §4: a mechanism where the server speaks first takes no
+                    // initial response.
+                    self.say(
+                        501,
+                        "5.5.4",
+                        "CRAM-MD5 takes no initial response: send AUTH CRAM-MD5 alone",
+                    );
+                    return;
+                }
+                let challenge = sasl::challenge(&self.shared.hostname);
+                let Some(response) = self.auth_response(&challenge) else {
+                    return;
+                };
+                sasl::check_cram_md5(users, &challenge, &response)
+            }
+        };
+        match result {
+            Ok(user) => {
+                self.auth_user = Some(user);
+                self.say(235, "2.7.0", "Authentication successful");
+            }
+            Err(Failure::Credentials) => {
+                self.say(535, "5.7.8", "Authentication credentials invalid");
+            }
+            Err(Failure::Malformed(why)) => self.say(501, "5.5.2", why),
+        }
+    }
+
+    fn unknown_mechanism(&mut self) {
+        self.say(
+            504,
+            "5.5.4",
+            "unrecognized authentication type; offered: PLAIN LOGIN CRAM-MD5",
+        );
+    }
+
+    /// Send `334 <base64 challenge>` and read the client's response. `None` when the
+    /// exchange ended here (cancelled, bad base64, a read failure): the reply is queued.
+    fn auth_response(&mut self, challenge: &[u8]) -> Option<Vec<u8>> {
+        let encoded = STANDARD.encode(challenge);
+        self.send(334, None, &[&encoded]);
+        let line = match self.read_line() {
+            Ok(Line::Text(line)) => line,
+            Ok(Line::TooLong) => {
+                self.line_too_long();
+                return None;
+            }
+            Err(e) => {
+                self.read_failed(e);
+                self.closing = true;
+                return None;
+            }
+        };
+        // RFC 4954 §4: `*` cancels.
+        if line == b"*" {
+            self.say(501, "5.7.0", "authentication cancelled");
+            return None;
+        }
+        match sasl::decode(&line) {
+            Some(bytes) => Some(bytes),
+            None => {
+                self.say(501, "5.5.2", "the response is not valid base64");
+                None
+            }
+        }
+    }
+}
+
+/// Read and drop input until the client closes, for at most `LINGER` and `LINGER_BYTES`.
+fn linger(mut tcp: &TcpStream) {
+    let deadline = Instant::now() + LINGER;
+    let mut drained = 0;
+    let mut sink = [0u8; 4096];
+    while drained < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || tcp.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match tcp.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => drained += n,
+        }
+    }
+}
+
+/// How long [`linger`] waits for the client to close after the last reply.
+const LINGER: Duration = Duration::from_millis(500);
+/// How much [`linger`] reads before giving up on a client that keeps sending.
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// The AUTH mechanisms offered in EHLO.
+const OFFERED: [Mechanism; 3] = [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5];
+
+/// `MAIL` syntax, for 501 replies and HELP.
+const MAIL_SYNTAX: &str =
+    "MAIL FROM:<sender@example.org> [SIZE=<octets>] [BODY=7BIT|8BITMIME] [SMTPUTF8]";
+/// `RCPT` syntax, for 501 replies and HELP.
+const RCPT_SYNTAX: &str = "RCPT TO:<recipient@example.org>";
+
+/// Client text echoed in a reply: escaped, and cut so the reply line stays under the 512
+/// octets of RFC 5321 §4.5.3.1.5.
+fn shown(s: &str) -> String {
+    const MAX: usize = 64;
+    match s.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", crate::smtp::escape::escape_str(&s[..cut])),
+        None => crate::smtp::escape::escape_str(s),
+    }
+}
+
+/// `300 s`, or `0.3 s` for a timeout set below a second (in tests).
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// The practice rule for 550: a local part `reject` or starting with `no-such`.
+fn is_rejected(local: &str) -> bool {
+    let local = local.trim_matches('"').to_ascii_lowercase();
+    local == "reject" || local.starts_with("no-such")
+}
+
+/// An end-of-data mark found by [`end_mark`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// CRLF.CRLF; the index just past it.
+    Strict(usize),
+    /// A lone dot between line ends of which one at least is a bare CR or LF.
+    Loose,
+}
+
+/// The first end-of-data mark in `window`: a `.` with a CR or LF on each side. `None`
+/// when there is none yet, or when the bytes that would decide are still to come.
+fn end_mark(window: &[u8]) -> Option<Mark> {
+    let is_end = |b: u8| b == b'\r' || b == b'\n';
+    let mut from = 0;
+    while let Some(offset) = memchr(b'.', &window[from..]) {
+        let i = from + offset;
+        from = i + 1;
+        if i == 0 || !is_end(window[i - 1]) {
+            continue;
+        }
+        let next = *window.get(i + 1)?;
+        if !is_end(next) {
+            continue;
+        }
+        let crlf_before = i >= 2 && &window[i - 2..i] == b"\r\n";
+        if crlf_before && next == b'\r' {
+            return match *window.get(i + 2)? {
+                b'\n' => Some(Mark::Strict(i + 3)),
+                _ => Some(Mark::Loose),
+            };
+        }
+        return Some(Mark::Loose);
+    }
+    None
+}
+
+/// Keep the last four bytes of `tail` followed by `chunk`: enough to find an end mark that
+/// straddles two reads.
+fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
+    tail.extend_from_slice(&chunk[chunk.len().saturating_sub(END_OF_DATA.len() - 1)..]);
+    let excess = tail.len().saturating_sub(END_OF_DATA.len() - 1);
+    tail.drain(..excess);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn practice_rejections() {
+        for local in ["reject", "REJECT", "no-such", "no-such-user", "\"reject\""] {
+            assert!(is_rejected(local), "{local}");
+        }
+        for local in ["alice", "rejected", "nosuch", "x-no-such", "postmaster"] {
+            assert!(!is_rejected(local), "{local}");
+        }
+    }
+
+    #[test]
+    fn end_marks() {
+        let cases: &[(&[u8], Option<Mark>)] = &[
+            (b"\r\n.\r\n", Some(Mark::Strict(5))),
+            (b"ab\r\n.\r\nNOOP", Some(Mark::Strict(7))),
+            (b"a\n.\n", Some(Mark::Loose)),
+            (b"a\n.\r\n", Some(Mark::Loose)),
+            (b"a\r\n.\n", Some(Mark::Loose)),
+            (b"a\r.\r", Some(Mark::Loose)),
+            (b"a\r\n.\rX", Some(Mark::Loose)),
+            (b"a\r\n..\r\n", None),
+            (b"a.\r\n", None),
+            (b"a\r\n.x\r\n", None),
+            (b"a\r\n.", None),
+            (b"a\r\n.\r", None),
+            (b".\r\n", None),
+            (b"", None),
+            (b"x\r\n.y\r\n.\r\n", Some(Mark::Strict(10))),
+        ];
+        for (window, want) in cases {
+            assert_eq!(
+                end_mark(window),
+                *want,
+                "{:?}",
+                window.escape_ascii().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn tail_keeps_four_bytes() {
+        let mut tail = b"\r\n".to_vec();
+        keep_tail(&mut tail, b"ab");
+        assert_eq!(tail, b"\r\nab");
+        keep_tail(&mut tail, b"c");
+        assert_eq!(tail, b"\nabc");
+        keep_tail(&mut tail, b"0123456789");
+        assert_eq!(tail, b"6789");
+        keep_tail(&mut tail, b"");
+        assert_eq!(tail, b"6789");
+    }
+}

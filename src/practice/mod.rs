@@ -1,0 +1,162 @@
+//! The built-in practice server (PRODUCT.md, "The practice server"): a strict RFC 5321
+//! receiver for `--practice` and `--serve`, built on the protocol types of [`crate::smtp`].
+//!
+//! What it speaks: EHLO/HELO, MAIL (SIZE, BODY=7BIT|8BITMIME, SMTPUTF8), RCPT, DATA, RSET,
+//! NOOP, VRFY, EXPN (disabled), HELP, QUIT, STARTTLS (RFC 3207) with a self-signed
+//! certificate made at start, AUTH PLAIN LOGIN CRAM-MD5 (RFC 4954) with practice users,
+//! ENHANCEDSTATUSCODES (RFC 2034) and PIPELINING (RFC 2920).
+//!
+//! # The practice rules (documented so a teacher can build exercises on them)
+//!
+//! - **Users**: [`default_users`] are `alice` / `alicepass` and `bob` / `bobpass`;
+//!   `--users FILE` replaces them ([`parse_users`]: one `name:password` a line). They log in
+//!   with AUTH and are known to VRFY.
+//! - **Recipients**: any syntactically valid address is accepted (nothing is relayed, every
+//!   message stays here), except those whose local part is `reject` or starts with
+//!   `no-such` (case-insensitive), which get `550 5.1.1 no such user here`, so a student can
+//!   practise a permanent recipient failure: `RCPT TO:<reject@example.org>`,
+//!   `RCPT TO:<no-such-user@example.org>`.
+//! - **Bare CR or LF in DATA** is refused and nothing is kept, as hardened MTAs do against
+//!   SMTP smuggling. The server reads on to the end of data, CRLF.CRLF, and answers `554
+//!   5.6.0`; the session goes on. If a lone `.` line ended by a bare CR or LF comes first
+//!   (what `nc` without `-C` sends, and what a smuggling attempt looks like), it answers
+//!   `421 4.5.0` and closes the connection, so nothing after that dot can run as a command
+//!   and a student is not left waiting. Command lines may end in a bare LF (as Postfix and
+//!   Exim allow, so `nc` without `-C` can type commands); the body may not.
+//! - **Kept messages** are exactly what the client sent, decoded (CRLF line ends, dots
+//!   unstuffed). With `--maildir DIR`, each is also written to `DIR/new/` the Maildir way,
+//!   headed by `Return-Path:` and a `Received:` trace field as final delivery does.
+//! - **Enhanced status codes** (RFC 2034) are on every reply but the greeting, the EHLO and
+//!   HELO replies, and 334/354, as RFC 2034 §4 and real servers have it.
+//! - **Strict syntax**: `MAIL FROM:<a@b>` with no space after the colon (RFC 5321 §4.1.1.2),
+//!   one SP between the verb and its argument, and the ordering of RFC 5321 §4.1.4 (EHLO,
+//!   MAIL, RCPT, DATA): wrong order is `503 5.5.1`.
+//!
+//! # Limits (see [`Limits`] for the defaults)
+//!
+//! Line length, message size (advertised as SIZE), recipients per message, connections at
+//! once, an idle timeout on every read, bad commands per connection, and the memory all
+//! kept messages may take. Bad input of any kind gets a reply or a closed connection, never
+//! a crash.
+//!
+//! Files: [`server`] (listener, threads, shutdown), `conn` (one connection's state
+//! machine), `syntax` (addresses and parameters), `sasl` (checking AUTH responses),
+//! [`store`] (the mailbox and Maildir), `cert` (the self-signed certificate), `users`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::smtp::auth::Secret;
+
+mod cert;
+mod conn;
+mod sasl;
+pub mod server;
+pub mod store;
+mod syntax;
+mod users;
+
+pub use server::PracticeServer;
+pub use store::{Mailbox, Message, MessageInfo};
+pub use users::{default_users, parse_users, read_users};
+
+/// The name the server greets with when none is given.
+pub const DEFAULT_HOSTNAME: &str = "practice.smtpsh.test";
+
+/// Where `--serve` listens when no address is given.
+pub const DEFAULT_SERVE_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 2525);
+
+/// How to run a practice server.
+#[derive(Debug, Clone)]
+pub struct PracticeConfig {
+    /// Where to listen; port 0 picks a free port (see [`PracticeServer::addr`]).
+    pub addr: SocketAddr,
+    /// Who may AUTH (and whom VRFY knows).
+    pub users: Vec<PracticeUser>,
+    /// MAIL needs a successful AUTH first (530 5.7.0 otherwise).
+    pub require_auth: bool,
+    /// MAIL needs STARTTLS first (530 5.7.0), and AUTH is offered only over TLS (538 5.7.11).
+    pub require_tls: bool,
+    /// Also deliver every accepted message to this Maildir (created if missing).
+    pub maildir: Option<PathBuf>,
+    /// Limits on each connection and on the whole server.
+    pub limits: Limits,
+    /// The name in the greeting, in EHLO, in CRAM-MD5 challenges and in the certificate.
+    pub hostname: String,
+}
+
+impl Default for PracticeConfig {
+    /// [`DEFAULT_SERVE_ADDR`], the default users, nothing required, memory only.
+    fn default() -> Self {
+        PracticeConfig {
+            addr: DEFAULT_SERVE_ADDR,
+            users: default_users(),
+            require_auth: false,
+            require_tls: false,
+            maildir: None,
+            limits: Limits::default(),
+            hostname: DEFAULT_HOSTNAME.to_string(),
+        }
+    }
+}
+
+/// A practice user: a name and a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PracticeUser {
+    /// The user name for AUTH (case-sensitive) and VRFY (case-insensitive).
+    pub name: String,
+    /// The password; `Debug` shows `(redacted)`.
+    pub password: Secret,
+}
+
+impl PracticeUser {
+    /// A user from a name and a password.
+    pub fn new(name: impl Into<String>, password: impl Into<String>) -> PracticeUser {
+        PracticeUser {
+            name: name.into(),
+            password: Secret::new(password),
+        }
+    }
+}
+
+/// Limits on each connection and on the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The longest command (or AUTH response) line, in octets without its line end: longer
+    /// gets `500 5.5.6` and the rest of the line is skipped. Default 2048: RFC 5321
+    /// §4.5.3.1.4 sets 512 with the CRLF as the least a server must take; like Postfix we
+    /// take more, which AUTH with an initial response needs (RFC 4954 §4).
+    pub max_line: usize,
+    /// The largest message (octets as decoded), advertised as `SIZE`: a bigger `SIZE=` or a
+    /// bigger body gets `552 5.3.4`. Default 10 MiB.
+    pub max_message: usize,
+    /// Recipients per message; the next gets `452 4.5.3` (RFC 5321 §4.5.3.1.8). Default 100.
+    pub max_recipients: usize,
+    /// Connections at once; one more gets `421 4.7.0` and is closed. Default 256.
+    pub max_connections: usize,
+    /// How long each read may wait (RFC 5321 §4.5.3.2 suggests 5 minutes); then `421
+    /// 4.4.2` and the connection is closed. Default 5 minutes.
+    pub idle_timeout: Duration,
+    /// Bad commands (500, 501, 504, 535, 555 replies) per connection; the next gets `421
+    /// 4.7.0` and the connection is closed. Default 20, as Postfix's `smtpd_hard_error_limit`.
+    pub max_errors: usize,
+    /// The octets all kept messages may take in memory; once full, a new message gets `452
+    /// 4.3.1` (RFC 3463: mail system full). Default 256 MiB.
+    pub max_stored: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line: 2048,
+            max_message: 10 * 1024 * 1024,
+            max_recipients: 100,
+            max_connections: 256,
+            idle_timeout: Duration::from_secs(300),
+            max_errors: 20,
+            max_stored: 256 * 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! The listener: binds, accepts on its own thread, gives each connection a thread of its
+//! own, enforces the connection limit, and shuts everything down on request.
+//!
+//! Plain threads, not async: a classroom is tens of connections, a thread each is simple
+//! to reason about, and every blocking read has the idle timeout.
+
+use std::collections::HashMap;
+use std::io::{self, Write as _};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use super::conn::{self, Shared};
+use super::store::{Mailbox, Maildir};
+use super::{PracticeConfig, cert, syntax};
+use crate::error::Error;
+use crate::smtp::reply::{Code, Reply};
+
+/// A running practice server. Dropping it (or [`PracticeServer::shutdown`]) stops it.
+pub struct PracticeServer {
+    addr: SocketAddr,
+    cert_pem: String,
+    fingerprint: String,
+    mailbox: Mailbox,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+    registry: Arc<Registry>,
+}
+
+impl std::fmt::Debug for PracticeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PracticeServer")
+            .field("addr", &self.addr)
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The open connections: a handle on each socket (to shut it down) and its thread.
+#[derive(Default)]
+struct Registry {
+    next: AtomicU64,
+    open: Mutex<HashMap<u64, (TcpStream, JoinHandle<()>)>>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, (TcpStream, JoinHandle<()>)>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl PracticeServer {
+    /// Make the certificate, bind `config.addr`, and start accepting on a thread of its own.
+    /// Returns at once; [`PracticeServer::addr`] says where it listens (useful with port 0).
+    pub fn start(config: PracticeConfig) -> Result<PracticeServer, Error> {
+        check(&config)?;
+        let maildir = match &config.maildir {
+            Some(dir) => Some(Maildir::create(dir).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot use {} as a Maildir (--maildir): {e}",
+                    dir.display()
+                ))
+            })?),
+            None => None,
+        };
+        let listener = TcpListener::bind(config.addr).map_err(|e| bind_error(config.addr, &e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| bind_error(config.addr, &e))?;
+        let made = cert::make(&config.hostname, addr.ip()).map_err(|e| {
+            Error::Tls(format!(
+                "could not make the practice server's certificate: {e}"
+            ))
+        })?;
+        let mailbox = Mailbox::new(config.limits.max_stored);
+        let shared = Arc::new(Shared {
+            hostname: config.hostname,
+            users: config.users,
+            require_auth: config.require_auth,
+            require_tls: config.require_tls,
+            limits: config.limits,
+            acceptor: made.acceptor,
+            mailbox: mailbox.clone(),
+            maildir,
+            seq: AtomicU64::new(1),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let registry = Arc::new(Registry::default());
+        let accept = {
+            let (stop, registry) = (stop.clone(), registry.clone());
+            thread::Builder::new()
+                .name("practice-accept".into())
+                .spawn(move || accept_loop(&listener, &shared, &stop, &registry))
+                .map_err(|e| {
+                    Error::Usage(format!("cannot start the practice server's thread: {e}"))
+                })?
+        };
+        Ok(PracticeServer {
+            addr,
+            cert_pem: made.pem,
+            fingerprint: made.fingerprint,
+            mailbox,
+            stop,
+            accept: Some(accept),
+            registry,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The self-signed certificate made at start, PEM (for `--cert-out`, and a client's
+    /// `--cafile`).
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// SHA-256 of the certificate, colon-separated upper-case hex, the form the shell
+    /// shows after STARTTLS.
+    pub fn fingerprint(&self) -> String {
+        self.fingerprint.clone()
+    }
+
+    /// The messages accepted so far (a handle: it sees later ones too).
+    pub fn mailbox(&self) -> Mailbox {
+        self.mailbox.clone()
+    }
+
+    /// How many connections are open now.
+    pub fn connections(&self) -> usize {
+        self.registry.lock().len()
+    }
+
+    /// Stop accepting, close every connection, and wait for their threads.
+    pub fn shutdown(mut self) {
+        self.stop_all();
+    }
+
+    fn stop_all(&mut self) {
+        let Some(accept) = self.accept.take() else {
+            return;
+        };
+        self.stop.store(true, Ordering::SeqCst);
+        // `accept` blocks; a connection of our own wakes it to see the flag. If that
+        // connection can't be made the thread is left to end at the next client.
+        let wake = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let woke = TcpStream::connect_timeout(
+            &SocketAddr::new(wake, self.addr.port()),
+            Duration::from_secs(2),
+        );
+        if woke.is_ok() {
+            let _ = accept.join();
+        }
+        let open: Vec<(TcpStream, JoinHandle<()>)> =
+            self.registry.lock().drain().map(|(_, v)| v).collect();
+        for (stream, _) in &open {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        for (_, handle) in open {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for PracticeServer {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+/// Refuse a configuration that can't work, saying what to change.
+fn check(config: &PracticeConfig) -> Result<(), Error> {
+    if !syntax::is_helo_name(&config.hostname) {
+        return Err(Error::Usage(format!(
+            "the practice server's hostname {:?} is not a domain name",
+            config.hostname
+        )));
+    }
+    let l = &config.limits;
+    if l.max_line < 512 {
+        return Err(Error::Usage(format!(
+            "max_line {} is under 512 octets, which RFC 5321 §4.5.3.1.4 requires a server to take",
+            l.max_line
+        )));
+    }
+    // `SIZE 0` would advertise "no limit" (RFC 1870 §4).
+    if l.max_connections == 0 || l.max_recipients == 0 || l.max_message == 0 {
+        return Err(Error::Usage(
+            "max_connections, max_recipients and max_message must be at least 1".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// A bind failure, naming the address and what to do.
+fn bind_error(addr: SocketAddr, e: &io::Error) -> Error {
+    let hint = match e.kind() {
+        io::ErrorKind::AddrInUse => {
+            "the address is in use (another server, or another smtpsh --serve?); choose another port, e.g. --serve 127.0.0.1:2526"
+        }
+        io::ErrorKind::PermissionDenied => {
+            "permission denied: ports below 1024 need privileges; use a port such as 2525"
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            "this machine has no such address; use 127.0.0.1, 0.0.0.0 or one of its own addresses"
+        }
+        _ => "check the address and port",
+    };
+    Error::Usage(format!("cannot listen on {addr}: {e}; {hint}"))
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    shared: &Arc<Shared>,
+    stop: &AtomicBool,
+    registry: &Arc<Registry>,
+) {
+    for incoming in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match incoming {
+            Ok(stream) => dispatch(stream, shared, registry),
+            // Out of file descriptors, a connection reset before accept, …: none of it is
+            // a reason to stop serving. A short pause keeps EMFILE from spinning.
+            Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Give a new connection its thread, or refuse it with 421 when the server is full.
+fn dispatch(stream: TcpStream, shared: &Arc<Shared>, registry: &Arc<Registry>) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    let mut open = registry.lock();
+    if open.len() >= shared.limits.max_connections {
+        drop(open);
+        refuse(stream, "too many connections, try later");
+        return;
+    }
+    let Ok(handle) = stream.try_clone() else {
+        drop(open);
+        refuse(stream, "cannot serve this connection now, try later");
+        return;
+    };
+    let id = registry.next.fetch_add(1, Ordering::Relaxed);
+    let (thread_shared, thread_registry) = (shared.clone(), registry.clone());
+    // The registry stays locked until the handle is in it, so a thread that ends at once
+    // can't look for its entry before it exists.
+    let spawned = thread::Builder::new()
+        .name("practice-conn".into())
+        .spawn(move || {
+            conn::serve(thread_shared, stream, peer);
+            thread_registry.lock().remove(&id);
+        });
+    match spawned {
+        Ok(thread) => {
+            open.insert(id, (handle, thread));
+        }
+        Err(_) => {
+            drop(open);
+            refuse(handle, "cannot serve this connection now, try later");
+        }
+    }
+}
+
+/// `421 4.7.0` and close (RFC 5321 §3.8: a server that can't serve says 421).
+fn refuse(mut stream: TcpStream, why: &str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    if let Some(code) = Code::new(421) {
+        let reply = Reply::new(code, "4.7.0".parse().ok(), &[why]);
+        let _ = stream.write_all(&reply.to_wire());
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::practice::Limits;
+
+    #[test]
+    fn configurations_that_cannot_work_are_usage_errors() {
+        let bad = [
+            PracticeConfig {
+                hostname: "not a name".into(),
+                ..PracticeConfig::default()
+            },
+            PracticeConfig {
+                limits: Limits {
+                    max_line: 100,
+                    ..Limits::default()
+                },
+                ..PracticeConfig::default()
+            },
+            PracticeConfig {
+                limits: Limits {
+                    max_message: 0,
+                    ..Limits::default()
+                },
+                ..PracticeConfig::default()
+            },
+            PracticeConfig {
+                limits: Limits {
+                    max_connections: 0,
+                    ..Limits::default()
+                },
+                ..PracticeConfig::default()
+            },
+        ];
+        for config in bad {
+            assert!(matches!(check(&config), Err(Error::Usage(_))), "{config:?}");
+        }
+        assert!(check(&PracticeConfig::default()).is_ok());
+    }
+
+    #[test]
+    fn bind_errors_name_the_address_and_what_to_do() {
+        let addr: SocketAddr = "127.0.0.1:25".parse().unwrap();
+        let e = bind_error(addr, &io::Error::from(io::ErrorKind::PermissionDenied));
+        let text = e.to_string();
+        assert!(
+            text.contains("127.0.0.1:25") && text.contains("2525"),
+            "{text}"
+        );
+        let e = bind_error(addr, &io::Error::from(io::ErrorKind::AddrInUse));
+        assert!(e.to_string().contains("in use"), "{e}");
+    }
+}
