@@ -23,7 +23,7 @@ _smtpsh() {
 
     case "${cmd}" in
         smtpsh)
-            opts="-p -h -V --port --starttls --smtps --tls-on-connect --insecure --cafile --tls-name --ehlo --timeout --connect-timeout --user --password-file --script --keep-going --pipeline --json --color --history --no-history --generate --help --version"
+            opts="-p -4 -6 -h -V --port --ipv4 --ipv6 --source --lmtp --mx --dns-server --proxy --starttls --smtps --tls-on-connect --insecure --cafile --tls-cert --tls-key --tls-name --ehlo --timeout --connect-timeout --user --password-file --token-file --script --keep-going --pipeline --json --color --history --no-history --explain --practice --serve --cert-out --users --maildir --require-auth --require-tls --generate --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -37,7 +37,31 @@ _smtpsh() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mx)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cafile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -65,6 +89,10 @@ _smtpsh() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --script)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -74,6 +102,22 @@ _smtpsh() {
                     return 0
                     ;;
                 --history)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --serve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --users)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --maildir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

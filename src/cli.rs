@@ -47,6 +47,7 @@ EXAMPLES:
 
 ENVIRONMENT:
   SMTPSH_PASSWORD   password for :auth when --password-file is not given
+  SMTPSH_TOKEN      OAuth token for :auth XOAUTH2/OAUTHBEARER when --token-file is not given
   NO_COLOR          turn colour off (unless --color always)
 ";
 
@@ -63,14 +64,54 @@ ENVIRONMENT:
 pub struct Cli {
     /// `host`, `host:port`, `[v6addr]:port`, `smtp://host[:port]` or `smtps://host[:port]`
     ///
-    /// Default port 25, or 465 with smtps:// or --tls-on-connect. Without a target the shell
-    /// starts unconnected; use :connect.
+    /// Default port 25, or 465 with smtps:// or --tls-on-connect. `lmtp://host[:port]`
+    /// (port 24) and `unix:/path` (a Unix socket) speak LMTP. Without a target (or --mx) the
+    /// shell starts unconnected; use :connect.
     #[arg(value_name = "TARGET")]
     pub target: Option<String>,
 
     /// Port (overrides one in TARGET)
     #[arg(short, long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
+
+    /// Connect over IPv4 only
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Connect over IPv6 only
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+
+    /// Local address to connect from (bind before connecting)
+    ///
+    /// Only the target's addresses of the same family (IPv4 or IPv6) are tried.
+    #[arg(long, value_name = "ADDR")]
+    pub source: Option<std::net::IpAddr>,
+
+    /// Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the message
+    ///
+    /// Targets lmtp://HOST:PORT (port 24 by default) and unix:/PATH speak LMTP without it.
+    #[arg(long)]
+    pub lmtp: bool,
+
+    /// Look up DOMAIN's MX records, list them, connect to the most preferred
+    ///
+    /// Falls back to the next MX (and the next address) when a connection fails, and to the
+    /// domain's own A/AAAA records when it has no MX (RFC 5321 §5.1). A null MX (RFC 7505)
+    /// means the domain accepts no mail: exit 3. The port is 25 unless -p says otherwise.
+    #[arg(long, value_name = "DOMAIN", conflicts_with = "target")]
+    pub mx: Option<String>,
+
+    /// DNS server for --mx and :connect --mx (default: the system's resolver)
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = dns_server)]
+    pub dns_server: Option<std::net::SocketAddr>,
+
+    /// Reach the server through a SOCKS5 proxy: socks5://HOST:PORT or socks5h://HOST:PORT
+    ///
+    /// socks5h:// lets the proxy resolve the server's name; socks5:// resolves it here. No
+    /// proxy authentication. The port defaults to 1080.
+    #[arg(long, value_name = "URL", value_parser = proxy_url)]
+    pub proxy: Option<crate::net::proxy::Proxy>,
 
     /// After the greeting: EHLO, STARTTLS, EHLO again; TLS is required
     ///
@@ -90,6 +131,17 @@ pub struct Cli {
     /// PEM CA certificate(s) to trust, besides the system's
     #[arg(long, value_name = "FILE")]
     pub cafile: Option<PathBuf>,
+
+    /// PEM client certificate to present when the server asks for one (RFC 8446 §4.4.2)
+    ///
+    /// The file may hold the certificate's chain after it, and its private key when
+    /// --tls-key is not given. The key must not be encrypted.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert (unencrypted)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 
     /// Name to verify in the certificate and send as SNI (default: the host as typed)
     #[arg(long, value_name = "NAME")]
@@ -117,6 +169,13 @@ pub struct Cli {
     /// terminal. A password is never taken as a command-line value.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+
+    /// File holding the OAuth 2.0 token for :auth XOAUTH2 or OAUTHBEARER
+    ///
+    /// Otherwise the environment variable SMTPSH_TOKEN, otherwise a no-echo prompt on the
+    /// terminal. The token is redacted like a password everywhere.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 
     /// Run the commands in FILE (a non-terminal standard input does the same)
     #[arg(long, value_name = "FILE")]
@@ -149,6 +208,48 @@ pub struct Cli {
     /// Keep no history file
     #[arg(long)]
     pub no_history: bool,
+    /// Under every reply, a plain-language line on what it means and what to try next
+    ///
+    /// Also notes, before an out-of-order command (RCPT before MAIL, DATA before RCPT, MAIL
+    /// before EHLO), what the server will likely answer and why; the command is still sent.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Start the built-in practice server on 127.0.0.1 (a free port) and connect to it
+    ///
+    /// A strict RFC 5321 server in this process, with STARTTLS (its certificate is trusted
+    /// for this session), AUTH for the practice users alice/alicepass and bob/bobpass, and
+    /// :inbox to read what it received. Turns on --explain. For a classroom, see --serve.
+    #[arg(long, conflicts_with_all = ["serve", "target", "tls_on_connect"])]
+    pub practice: bool,
+
+    /// Run only the practice server, on ADDR (default 127.0.0.1:2525), for a classroom
+    ///
+    /// Prints the address, the practice users and the certificate's SHA-256 fingerprint, and
+    /// serves until Ctrl-C. Students connect with `smtpsh --cafile CERT HOST:PORT` after
+    /// --cert-out wrote CERT.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:2525", conflicts_with = "target")]
+    pub serve: Option<String>,
+
+    /// With --serve or --practice: write the server's certificate (PEM) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub cert_out: Option<PathBuf>,
+
+    /// With --serve or --practice: practice users from FILE, one `name:password` a line
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+
+    /// With --serve or --practice: keep received messages in the Maildir DIR too
+    #[arg(long, value_name = "DIR")]
+    pub maildir: Option<PathBuf>,
+
+    /// With --serve or --practice: refuse MAIL until the client has authenticated (530)
+    #[arg(long)]
+    pub require_auth: bool,
+
+    /// With --serve or --practice: refuse MAIL and AUTH until STARTTLS (530/538)
+    #[arg(long)]
+    pub require_tls: bool,
 
     /// Write a shell completion script or the man page to stdout (for packagers)
     #[arg(long, value_name = "KIND", hide = true)]
@@ -171,6 +272,19 @@ pub fn generate(kind: Generate, out: &mut dyn std::io::Write) -> std::io::Result
     };
     clap_complete::generate(shell, &mut cmd, "smtpsh", out);
     Ok(())
+}
+
+/// `ADDR` or `ADDR:PORT` (`[v6]:PORT`); port 53 by default.
+fn dns_server(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    s.parse::<std::net::SocketAddr>()
+        .map_err(|_| format!("{s:?} is not an IP address, ADDR:PORT or [v6addr]:PORT"))
+}
+
+fn proxy_url(s: &str) -> Result<crate::net::proxy::Proxy, String> {
+    crate::net::proxy::Proxy::parse(s)
 }
 
 fn positive_secs(s: &str) -> Result<f64, String> {

@@ -49,12 +49,14 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// Could not connect.
-    #[error("could not connect to {target}: {source}")]
+    // Not named `source`: thiserror would then also chain it, and `{err:#}` would print the
+    // cause twice.
+    #[error("could not connect to {target}: {why}")]
     Connect {
         /// What we tried to reach.
         target: String,
         /// Why not.
-        source: io::Error,
+        why: io::Error,
     },
     /// No reply within the deadline.
     #[error("no complete reply within {secs} s (--timeout); the server is silent or too slow")]
@@ -70,7 +72,7 @@ pub enum Error {
     Closed,
     /// Another I/O error on an open connection (reset, broken pipe).
     #[error("connection lost: {0}")]
-    Io(#[source] io::Error),
+    Io(io::Error),
     /// The server's bytes are not a valid reply, or too big.
     #[error(transparent)]
     Parse(#[from] ParseError),

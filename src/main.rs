@@ -12,7 +12,7 @@ use smtpsh::cli::{Cli, ColorWhen};
 use smtpsh::error::{Error, Exit, ExpectationFailed, UsageError, exit_code};
 use smtpsh::net::tls::TlsOptions;
 use smtpsh::session::{Config, Session};
-use smtpsh::shell::{ask::TtyAsk, exec, repl, script};
+use smtpsh::shell::{ask::TtyAsk, exec, practice, repl, script};
 use smtpsh::smtp::{auth::Secret, command};
 use smtpsh::transcript::{Event, Style, Transcript};
 
@@ -72,10 +72,51 @@ fn password(cli: &Cli) -> anyhow::Result<Option<Secret>> {
     Ok(std::env::var("SMTPSH_PASSWORD").ok().map(Secret::new))
 }
 
+/// The OAuth token for XOAUTH2/OAUTHBEARER: `--token-file` (surrounding white space, such
+/// as the file's newline, ignored), else `SMTPSH_TOKEN`.
+fn token(cli: &Cli) -> anyhow::Result<Option<Secret>> {
+    let t = match &cli.token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("cannot read --token-file {}: {e}", path.display())))?,
+        None => match std::env::var("SMTPSH_TOKEN") {
+            Ok(t) => t,
+            Err(_) => return Ok(None),
+        },
+    };
+    Ok(Some(Secret::new(t.trim().to_string())))
+}
+
+/// Connect to TARGET, or to the best MX of `--mx DOMAIN`; `None` when neither was given.
+fn connect_first(
+    session: &mut Session,
+    cli: &Cli,
+    practice_target: Option<&str>,
+    flags: exec::ConnectFlags,
+) -> Option<anyhow::Result<smtpsh::smtp::reply::Reply>> {
+    if let Some(t) = practice_target {
+        return Some(exec::connect(session, t, None, flags));
+    }
+    if let Some(domain) = &cli.mx {
+        return Some(exec::connect_mx(session, domain, cli.port, flags));
+    }
+    let t = cli.target.as_ref()?;
+    Some(exec::connect(session, t, cli.port, flags))
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(kind) = cli.generate {
         return Ok(smtpsh::cli::generate(kind, &mut io::stdout().lock())?);
     }
+    if let Some(addr) = &cli.serve {
+        return practice::serve(&cli, addr);
+    }
+    // `--practice`: the server runs in this process for the whole session (dropped at exit).
+    let practice_server = if cli.practice {
+        Some(practice::start_local(&cli)?)
+    } else {
+        None
+    };
+    let practice_target = practice_server.as_ref().map(|s| s.addr().to_string());
     let script_mode = cli.script.is_some() || !io::stdin().is_terminal();
     let color = match cli.color {
         ColorWhen::Always => true,
@@ -105,6 +146,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(u) = &cli.user {
         command::check_value("--user", u).map_err(|e| UsageError(format!("--user: {e}")))?;
     }
+    if let (Some(s), true) = (cli.source, cli.ipv4 || cli.ipv6)
+        && s.is_ipv4() != cli.ipv4
+    {
+        return Err(UsageError(format!(
+            "--source {s} is IPv{} but {} asks for the other family",
+            if s.is_ipv4() { 4 } else { 6 },
+            if cli.ipv4 { "-4" } else { "-6" }
+        ))
+        .into());
+    }
     if let Some(n) = &cli.tls_name {
         command::check_value("--tls-name", n)
             .map_err(|e| UsageError(format!("--tls-name: {e}")))?;
@@ -117,14 +168,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             insecure: cli.insecure,
             cafile: cli.cafile.clone(),
             tls_name: cli.tls_name.clone(),
+            client_cert: cli.tls_cert.clone(),
+            client_key: cli.tls_key.clone(),
+            extra_roots: practice_server
+                .iter()
+                .map(|s| s.cert_pem().to_string())
+                .collect(),
         },
         user: cli.user.clone(),
         password: password(&cli)?,
+        token: token(&cli)?,
+        dial: smtpsh::net::dial::DialOptions {
+            family: if cli.ipv4 {
+                smtpsh::net::dial::Family::V4
+            } else if cli.ipv6 {
+                smtpsh::net::dial::Family::V6
+            } else {
+                smtpsh::net::dial::Family::Any
+            },
+            source: cli.source,
+            proxy: cli.proxy.clone(),
+        },
+        dns_server: cli.dns_server,
+        explain: cli.explain || cli.practice,
     };
+    smtpsh::net::tls::check_client_identity(&config.tls)?;
     let style = Style {
         color,
         echo_body: script_mode,
         json: cli.json,
+        wire: false,
     };
     let transcript = Transcript::new(
         style,
@@ -141,6 +214,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         starttls: cli.starttls,
         tls_on_connect: cli.tls_on_connect,
         insecure: cli.insecure,
+        lmtp: cli.lmtp,
     };
     if script_mode {
         let (input, name): (Box<dyn io::BufRead>, String) = match &cli.script {
@@ -164,8 +238,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             pipeline: cli.pipeline,
         };
         let result = (|| {
-            if let Some(t) = &cli.target {
-                let r = exec::connect(&mut session, t, cli.port, flags)?;
+            if let Some(r) = connect_first(&mut session, &cli, practice_target.as_deref(), flags) {
+                let r = r?;
                 if smtpsh::shell::lang::is_failure(&r) {
                     return Err(ExpectationFailed(format!(
                         "the server answered {} on connecting",
@@ -196,9 +270,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     } else {
         cli.history.clone().or_else(repl::default_history_path)
     };
-    if let Some(t) = &cli.target
-        && let Err(e) = exec::connect(&mut session, t, cli.port, flags)
-    {
+    if let Some(Err(e)) = connect_first(&mut session, &cli, practice_target.as_deref(), flags) {
         // TLS that was required and failed ends the program: never a plaintext shell.
         if cli.starttls
             || cli.tls_on_connect

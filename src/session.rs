@@ -14,12 +14,19 @@ use crate::error::Error;
 use crate::net::conn::Connection;
 use crate::net::target::Target;
 use crate::net::tls::TlsOptions;
-use crate::smtp::auth::{self, Mechanism, Secret};
+// Every mechanism the client runs, the OAuth ones included.
+use crate::smtp::auth::{self, ClientMechanism as Mechanism, Secret};
 use crate::smtp::caps::Capabilities;
 use crate::smtp::command::{self, Verb};
 use crate::smtp::data::{BodySummary, DotStuffer};
 use crate::smtp::reply::{Class, Reply, Warning};
 use crate::transcript::{Event, Transcript};
+
+mod chunking;
+mod lmtp;
+mod mx;
+
+pub use chunking::SendOptions;
 
 /// Settings that hold for the whole session.
 #[derive(Debug, Clone)]
@@ -36,6 +43,14 @@ pub struct Config {
     pub user: Option<String>,
     /// Password from `--password-file` or `SMTPSH_PASSWORD`.
     pub password: Option<Secret>,
+    /// OAuth 2.0 token for XOAUTH2/OAUTHBEARER from `--token-file` or `SMTPSH_TOKEN`.
+    pub token: Option<Secret>,
+    /// How targets are reached: `-4`/`-6`, `--source`, `--proxy`.
+    pub dial: crate::net::dial::DialOptions,
+    /// Where MX lookups go: `--dns-server`, else the system's resolver.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// Teaching mode (`--explain`): a plain-language line with every reply.
+    pub explain: bool,
 }
 
 /// Asks the person at the keyboard (or fails, in a script without a terminal).
@@ -44,6 +59,13 @@ pub trait Ask {
     fn user(&mut self, default: Option<&str>) -> Result<String, Error>;
     /// The password, without echo.
     fn password(&mut self, user: &str) -> Result<Secret, Error>;
+    /// An OAuth 2.0 bearer token for XOAUTH2/OAUTHBEARER, without echo.
+    fn token(&mut self, user: &str) -> Result<Secret, Error> {
+        let _ = user;
+        Err(Error::Usage(
+            "no OAuth token: use --token-file FILE or SMTPSH_TOKEN".into(),
+        ))
+    }
 }
 
 /// Where the mail transaction is (RFC 5321 §3.3).
@@ -97,6 +119,10 @@ pub struct Session {
     in_auth: bool,
     /// Replies still owed for waits cancelled by Ctrl-C.
     owed: usize,
+    /// A typed `BDAT n` whose data is still being typed.
+    chunk: Option<chunking::Chunk>,
+    /// LMTP: the recipients accepted in this transaction, and the per-recipient replies.
+    lmtp: lmtp::Recipients,
     /// The transcript.
     pub transcript: Transcript,
     ask: Box<dyn Ask>,
@@ -125,6 +151,8 @@ impl Session {
             body: None,
             in_auth: false,
             owed: 0,
+            chunk: None,
+            lmtp: lmtp::Recipients::default(),
             transcript,
             ask,
         }
@@ -152,7 +180,7 @@ impl Session {
 
     /// In body mode (after a 354 to DATA).
     pub fn in_body(&self) -> bool {
-        self.body.is_some()
+        self.body.is_some() || self.chunk.is_some()
     }
 
     /// Whether the next line typed answers an AUTH challenge (and so is a secret).
@@ -181,10 +209,27 @@ impl Session {
 
     /// Connect to `target` and read the greeting. An open connection is closed first.
     pub fn connect(&mut self, target: &Target, insecure: bool) -> Result<Reply, Error> {
+        self.connect_to(target, None, insecure)
+    }
+
+    /// Like [`Session::connect`], trying `addrs` (from an MX lookup) instead of resolving
+    /// the target's host.
+    pub fn connect_to(
+        &mut self,
+        target: &Target,
+        addrs: Option<&[std::net::IpAddr]>,
+        insecure: bool,
+    ) -> Result<Reply, Error> {
         self.disconnect("reconnecting");
         self.config.tls.insecure = insecure;
         let start = Instant::now();
-        let conn = Connection::open(target, self.config.connect_timeout, &self.config.tls)?;
+        let conn = Connection::open_via(
+            target,
+            addrs,
+            &self.config.dial,
+            self.config.connect_timeout,
+            &self.config.tls,
+        )?;
         self.emit(Event::Connect {
             target: target.to_string(),
             addr: conn.peer().to_string(),
@@ -212,6 +257,8 @@ impl Session {
     /// Close the connection without QUIT (after an error, or before reconnecting).
     pub fn disconnect(&mut self, reason: &str) {
         self.body = None;
+        self.chunk = None;
+        self.lmtp = lmtp::Recipients::default();
         self.in_auth = false;
         self.owed = 0;
         if let Some(c) = self.conn.take() {
@@ -240,7 +287,6 @@ impl Session {
     fn conn(&mut self) -> Result<&mut Connection, Error> {
         self.conn.as_mut().ok_or(Error::NotConnected)
     }
-
     fn read_reply(&mut self) -> Result<Reply, Error> {
         let timeout = self.config.timeout;
         let conn = self.conn.as_mut().ok_or(Error::NotConnected)?;
@@ -269,12 +315,18 @@ impl Session {
             }
         }
         let reply = parsed.reply;
+        self.lmtp.seen += 1;
         self.last = Some(reply.clone());
         Ok(reply)
     }
 
     fn show_reply(&mut self, reply: &Reply, since: Instant, caps: Option<Capabilities>) {
-        let ev = Event::reply(reply, since.elapsed(), self.state.tls, caps);
+        let mut ev = Event::reply(reply, since.elapsed(), self.state.tls, caps);
+        if self.config.explain
+            && let Event::Reply { explanation, .. } = &mut ev
+        {
+            *explanation = Some(crate::smtp::explain::reply(reply));
+        }
         self.emit(ev);
     }
 
@@ -351,6 +403,12 @@ impl Session {
                 line = format!("{} {}", verb.name(), self.config.ehlo_name);
                 command::check_line(line.as_bytes())?;
             }
+            Verb::Mail | Verb::Rcpt => self.check_envelope(&line)?,
+            Verb::Bdat => {
+                return Err(Error::Usage(
+                    "BDAT with its data goes through Session::bdat".into(),
+                ));
+            }
             Verb::Auth => {
                 if let [mech] = args.as_slice()
                     && let Some(m) = Mechanism::parse(mech)
@@ -374,6 +432,7 @@ impl Session {
         let start = Instant::now();
         let r = self.read_reply()?;
         self.after_reply(&verb, &r, start)?;
+        self.lmtp.track(&line, &r);
         Ok(r)
     }
 
@@ -466,6 +525,11 @@ impl Session {
                 )));
             }
         }
+        for line in lines {
+            if matches!(Verb::of_line(line), Verb::Mail | Verb::Rcpt) {
+                self.check_envelope(line)?;
+            }
+        }
         self.guard(|s| {
             s.settle_owed()?;
             let mut wire = Vec::with_capacity(lines.iter().map(|l| l.len() + 2).sum());
@@ -488,6 +552,7 @@ impl Session {
             for l in lines {
                 let r = s.read_reply()?;
                 s.after_reply(&Verb::of_line(l), &r, start)?;
+                s.lmtp.track(l, &r);
                 replies.push(r);
                 if s.conn.is_none() {
                     break;
@@ -529,7 +594,7 @@ impl Session {
                 return Err(Error::Usage("TLS is already on for this connection".into()));
             }
             if s.caps.is_none() {
-                let r = s.command_inner("EHLO")?;
+                let r = s.command_inner(s.hello_verb())?;
                 if r.code.value() != 250 {
                     return Err(Error::Tls(format!(
                         "EHLO was answered {} so STARTTLS can't be negotiated; stopping (--starttls never falls back to plaintext)",
@@ -553,7 +618,7 @@ impl Session {
                 s.disconnect("STARTTLS refused");
                 return Err(e);
             }
-            s.command_inner("EHLO")
+            s.command_inner(s.hello_verb())
         })
     }
 
@@ -562,10 +627,11 @@ impl Session {
     /// with the AUTH command (RFC 4954 §4) where the mechanism has one.
     pub fn auth(
         &mut self,
-        mech: Mechanism,
+        mech: impl Into<Mechanism>,
         user: Option<&str>,
         initial: bool,
     ) -> Result<Reply, Error> {
+        let mech = mech.into();
         self.conn()?; // Ask before anything is sent, so `*` at a prompt costs nothing on the wire.
         self.transcript.flush();
         let default = self.config.user.clone();
@@ -574,9 +640,20 @@ impl Session {
             None => self.ask.user(default.as_deref())?,
         };
         command::check_value("user name", &user)?;
-        let password = match &self.config.password {
-            Some(p) => p.clone(),
-            None => self.ask.password(&user)?,
+        let password = if mech.uses_token() {
+            let token = match &self.config.token {
+                Some(t) => t.clone(),
+                None => self.ask.token(&user)?,
+            };
+            // The token sits between 0x01 separators (RFC 7628 §3.1): no control bytes.
+            command::check_value("token", token.expose())
+                .map_err(|_| Error::Usage("the token holds a control character".into()))?;
+            token
+        } else {
+            match &self.config.password {
+                Some(p) => p.clone(),
+                None => self.ask.password(&user)?,
+            }
         };
         if password.expose().bytes().any(|b| b == 0) {
             return Err(Error::Usage(
@@ -595,16 +672,23 @@ impl Session {
     ) -> Result<Reply, Error> {
         self.settle_owed()?;
         let name = mech.name();
-        let mut r = if mech == Mechanism::Plain && initial {
-            let resp = auth::plain(None, user, password);
-            let wire = format!("AUTH PLAIN {}\r\n", resp.expose());
-            self.exchange(wire.as_bytes(), "AUTH PLAIN <redacted>".into(), true)?
-        } else {
-            self.exchange(
+        let mut sent = 0;
+        let mut r = match self
+            .first_response(mech, user, password)
+            .filter(|_| initial)
+        {
+            Some((resp, shown)) => {
+                // RFC 4954 §4: the first response goes with the AUTH command.
+                let wire = format!("AUTH {name} {}\r\n", resp.expose());
+                let redacted = shown == "<redacted>";
+                sent = 1;
+                self.exchange(wire.as_bytes(), format!("AUTH {name} {shown}"), redacted)?
+            }
+            None => self.exchange(
                 format!("AUTH {name}\r\n").as_bytes(),
                 format!("AUTH {name}"),
                 false,
-            )?
+            )?,
         };
         let mut step = 0;
         while r.code.value() == 334 && step < 4 {
@@ -624,7 +708,6 @@ impl Session {
                 self.note(format!("challenge decodes to: {shown}"));
             }
             let (wire, shown): (Secret, String) = match mech {
-                Mechanism::Plain => (auth::plain(None, user, password), "<redacted>".into()),
                 Mechanism::CramMd5 => (
                     auth::cram_md5(user, password, &challenge),
                     "<redacted>".into(),
@@ -633,18 +716,31 @@ impl Session {
                     let lc = String::from_utf8_lossy(&challenge).to_ascii_lowercase();
                     // The LOGIN draft asks "Username:" then "Password:"; go by the prompt,
                     // and by order when a server sends something else.
-                    if lc.contains("user") || (step == 0 && !lc.contains("pass")) {
+                    if lc.contains("user") || (sent == 0 && !lc.contains("pass")) {
                         let u = auth::login_user(user);
                         (Secret::new(u.clone()), format!("{u}  (user name {user})"))
                     } else {
                         (auth::login_password(password), "<redacted>".into())
                     }
                 }
+                Mechanism::XOAuth2 | Mechanism::OAuthBearer if sent > 0 => {
+                    // A 334 after the token is the server's error report (JSON, shown
+                    // above); the client acknowledges it to get the final reply.
+                    let ack = auth::oauth_error_ack(mech);
+                    (
+                        Secret::new(ack),
+                        format!("{ack}  (acknowledging the error, RFC 7628 §3.2.3)"),
+                    )
+                }
+                Mechanism::Plain | Mechanism::XOAuth2 | Mechanism::OAuthBearer => self
+                    .first_response(mech, user, password)
+                    .expect("these mechanisms have one"),
             };
             let redacted = shown == "<redacted>";
             let mut line = wire.expose().to_string();
             line.push_str("\r\n");
             r = self.exchange(line.as_bytes(), shown, redacted)?;
+            sent += 1;
             step += 1;
         }
         if r.code.value() == 334 {
@@ -655,6 +751,32 @@ impl Session {
         }
         self.after_auth_reply(&r, Some(user));
         Ok(r)
+    }
+
+    /// A mechanism's first response and how the transcript shows it (`<redacted>` when it
+    /// carries a secret); `None` for CRAM-MD5, where the server speaks first.
+    fn first_response(
+        &self,
+        mech: Mechanism,
+        user: &str,
+        secret: &Secret,
+    ) -> Option<(Secret, String)> {
+        let redacted = || "<redacted>".to_string();
+        Some(match mech {
+            Mechanism::Plain => (auth::plain(None, user, secret), redacted()),
+            Mechanism::Login => {
+                let u = auth::login_user(user);
+                (Secret::new(u.clone()), format!("{u}  (user name {user})"))
+            }
+            Mechanism::CramMd5 => return None,
+            Mechanism::XOAuth2 => (auth::xoauth2(user, secret), redacted()),
+            Mechanism::OAuthBearer => {
+                let t = self.state.target.as_ref().filter(|t| t.unix.is_none());
+                let resp =
+                    auth::oauthbearer(user, t.map(|t| t.host.as_str()), t.map(|t| t.port), secret);
+                (resp, redacted())
+            }
+        })
     }
 
     fn after_auth_reply(&mut self, r: &Reply, user: Option<&str>) {
@@ -671,6 +793,9 @@ impl Session {
     /// One line of a body in body mode (as typed, without line end). A lone `.` ends the
     /// body and returns the reply. `flush` writes now (at the prompt) rather than batching.
     pub fn body_line(&mut self, line: &str, flush: bool) -> Result<Option<Reply>, Error> {
+        if self.chunk.is_some() {
+            return self.chunk_line(line);
+        }
         self.guard(|s| {
             let tls = s.state.tls;
             let timeout = s.config.timeout;
@@ -725,9 +850,7 @@ impl Session {
             fixed_endings: summary.fixed_endings,
             file,
         });
-        let start = Instant::now();
-        let r = self.read_reply()?;
-        self.show_reply(&r, start, None);
+        let r = self.read_end_of_data()?;
         self.state.stage = Stage::Idle;
         Ok(r)
     }
@@ -735,8 +858,19 @@ impl Session {
     /// The whole DATA step from a file, streamed: DATA, wait for 354, the file CRLF-normalised
     /// and dot-stuffed in chunks (never read whole), then CRLF.CRLF.
     pub fn send_file(&mut self, path: &Path) -> Result<Reply, Error> {
+        self.send_file_with(path, SendOptions::default())
+    }
+
+    /// `:send` with options: the message size checked against the server's SIZE first
+    /// (RFC 1870), and with `bdat` the file goes in BDAT chunks (RFC 3030) instead of DATA.
+    pub fn send_file_with(&mut self, path: &Path, opts: SendOptions) -> Result<Reply, Error> {
         let mut file = std::fs::File::open(path)
             .map_err(|e| Error::Usage(format!("cannot open {}: {e}", path.display())))?;
+        self.conn()?;
+        self.check_file_size(&mut file, path, opts)?;
+        if opts.bdat {
+            return self.send_file_bdat(file, path);
+        }
         let r = self.command("DATA")?;
         if r.code.value() != 354 {
             return Ok(r);
@@ -815,7 +949,7 @@ impl Session {
         if self.conn.is_none() {
             return Ok(());
         }
-        if self.body.is_some() {
+        if self.in_body() {
             self.disconnect("left in body mode: the message was not sent");
             return Ok(());
         }

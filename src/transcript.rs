@@ -89,6 +89,9 @@ pub enum Event {
         /// The parsed capabilities, when this was a 250 to EHLO/LHLO.
         #[serde(skip_serializing_if = "Option::is_none")]
         capabilities: Option<Capabilities>,
+        /// With `--explain`: what the reply means and what to try next.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        explanation: Option<String>,
     },
     /// A local note (not from the server).
     Note {
@@ -140,6 +143,7 @@ impl Event {
             ms: millis(elapsed),
             tls,
             capabilities: caps,
+            explanation: None,
         }
     }
 
@@ -197,6 +201,8 @@ pub struct Style {
     pub echo_body: bool,
     /// JSON Lines instead of text.
     pub json: bool,
+    /// The exact-bytes view (`:wire`): every line as on the wire, CR LF shown.
+    pub wire: bool,
 }
 
 /// How much a transcript keeps for `:save`, in (approximate) bytes of event text: the most
@@ -268,6 +274,11 @@ impl Transcript {
         let _ = writeln!(self.out, "{line}");
         self.flush();
     }
+    /// Switch the exact-bytes view (`:wire`) on or off; returns whether it is now on.
+    pub fn toggle_wire(&mut self) -> bool {
+        self.style.wire = !self.style.wire;
+        self.style.wire
+    }
 
     /// Write out what is buffered (before a wait, a prompt, or an error message).
     pub fn flush(&mut self) {
@@ -294,6 +305,7 @@ impl Transcript {
             color: false,
             echo_body: true,
             json: false,
+            wire: false,
         };
         let mut s = String::new();
         let dropped = (self.dropped > 0).then(|| {
@@ -392,6 +404,11 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
                 s.not_after,
                 s.sha256
             );
+            if let Some(c) = &s.client_cert {
+                out.push_str(&format!(
+                    "\n*   client   {c} (our certificate, presented when the server asks)"
+                ));
+            }
             out = paint(out, |s| s.dimmed());
             if let Some(err) = &s.verify_error {
                 let w = format!(
@@ -417,6 +434,11 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
         }
         Event::Sent { line, tls, .. } => {
             let t = tag('C', *tls);
+            let line = &if style.wire {
+                format!("{line}\\r\\n")
+            } else {
+                line.clone()
+            };
             if style.color {
                 format!("{} {}", t.bold(), line.bold())
             } else {
@@ -424,10 +446,11 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             }
         }
         Event::BodyLine { line, tls } => {
-            if !style.echo_body {
+            if !style.echo_body && !style.wire {
                 return None;
             }
-            format!("{} {line}", tag('C', *tls))
+            let crlf = if style.wire { "\\r\\n" } else { "" };
+            format!("{} {line}{crlf}", tag('C', *tls))
         }
         Event::Body {
             lines,
@@ -454,6 +477,7 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             ms: t,
             tls,
             capabilities,
+            explanation,
         } => {
             let class = crate::smtp::reply::Code::new(*code).map(|c| c.class());
             let code_s = if style.color {
@@ -469,7 +493,12 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             let enh = enhanced
                 .as_ref()
                 .map(|e| {
-                    let e = format!("[{e}] ");
+                    // Set off in brackets; in the wire view, as it was on the wire.
+                    let e = if style.wire {
+                        format!("{e} ")
+                    } else {
+                        format!("[{e}] ")
+                    };
                     if style.color {
                         e.dimmed().to_string()
                     } else {
@@ -480,7 +509,7 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             let t_tag = tag('S', *tls);
             let timing = paint(ms(*t), |s| s.dimmed());
             // EHLO replies are shown compactly: the greeting line, then the parsed capabilities.
-            let shown: Vec<&String> = if capabilities.is_some() {
+            let shown: Vec<&String> = if capabilities.is_some() && !style.wire {
                 lines.iter().take(1).collect()
             } else {
                 lines.iter().collect()
@@ -494,12 +523,19 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
                     out.push('\n');
                 }
                 out.push_str(&format!("{t_tag} {code_s}{sep}{enh}{l}"));
+                if style.wire {
+                    out.push_str("\\r\\n");
+                }
                 if last {
                     out.push_str("  ");
                     out.push_str(&timing);
                 }
             }
-            if let Some(c) = capabilities {
+            if let Some(x) = explanation {
+                out.push('\n');
+                out.push_str(&paint(format!("? {x}"), |s| s.cyan()));
+            }
+            if let Some(c) = capabilities.as_ref().filter(|_| !style.wire) {
                 out.push('\n');
                 out.push_str(&paint(
                     format!(
@@ -558,6 +594,7 @@ mod tests {
         color: false,
         echo_body: true,
         json: false,
+        wire: false,
     };
 
     fn reply(code: u16, enh: Option<&str>, lines: &[&str]) -> Reply {

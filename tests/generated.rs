@@ -63,3 +63,40 @@ fn completions_know_the_options() {
         assert!(fish.contains(&format!("-l {opt}")), "fish lacks --{opt}");
     }
 }
+
+/// Everything a user can type is written down somewhere they will look: every shell command
+/// of `:help` in docs/repl.md, every option of `--help` in the README or docs/.
+#[test]
+fn every_command_and_option_is_documented() {
+    use clap::CommandFactory;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repl = std::fs::read_to_string(root.join("docs/repl.md")).unwrap();
+    for (name, _, _) in smtpsh::shell::lang::SHELL_COMMANDS {
+        assert!(
+            repl.contains(&format!("`{name}")),
+            "docs/repl.md does not document {name}"
+        );
+    }
+    let mut docs = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "md") {
+            docs.push_str(&std::fs::read_to_string(p).unwrap());
+        }
+    }
+    let mut missing = Vec::new();
+    for arg in smtpsh::cli::Cli::command().get_arguments() {
+        if arg.is_hide_set() {
+            continue;
+        }
+        if let Some(long) = arg.get_long()
+            && !docs.contains(&format!("--{long}"))
+        {
+            missing.push(format!("--{long}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "options not in the README or docs/: {missing:?}"
+    );
+}

@@ -136,6 +136,27 @@ fn trials() -> Vec<Trial> {
             "thousand_messages_flat_memory",
             thousand_messages_flat_memory,
         ),
+        // The reach features (docs/reach.md).
+        (
+            "starttls_auth_login_initial_response",
+            starttls_auth_login_initial_response,
+        ),
+        (
+            "smtputf8_and_dsn_envelope_accepted",
+            smtputf8_and_dsn_envelope_accepted,
+        ),
+        (
+            "send_over_the_size_limit_refused_before_data",
+            send_over_the_size_limit_refused_before_data,
+        ),
+        (
+            "delivery_bdat_file_byte_exact",
+            delivery_bdat_file_byte_exact,
+        ),
+        (
+            "delivery_typed_bdat_byte_exact",
+            delivery_typed_bdat_byte_exact,
+        ),
     ];
     list.iter()
         .map(|&(name, f)| Trial::test(name, move || f().map_err(Failed::from)))
@@ -815,4 +836,110 @@ impl TcpStreamPort {
         let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
         l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reach: AUTH LOGIN initial response, SMTPUTF8, DSN, SIZE, CHUNKING (docs/reach.md)
+// ---------------------------------------------------------------------------------------
+
+/// Cyrus SASL takes the user name as LOGIN's initial response (RFC 4954 §4).
+fn starttls_auth_login_initial_response() -> Outcome {
+    let run = smtpsh_run(
+        &["--starttls", "--cafile", CERT, PLAIN],
+        ":auth LOGIN alice --initial\n:expect 235\nQUIT\n",
+        Some(ALICE_PASSWORD),
+    );
+    code(&run, 0)?;
+    stdout_line(
+        &run,
+        &format!("C~ AUTH LOGIN {}  (user name alice)", b64("alice")),
+    )?;
+    not_shown(&run, "the password", ALICE_PASSWORD)?;
+    not_shown(&run, "the password in base64", &b64(ALICE_PASSWORD))
+}
+
+/// Postfix advertises SMTPUTF8 and DSN: a UTF-8 sender with the SMTPUTF8 parameter and the
+/// DSN parameters on MAIL and RCPT are all accepted, and nothing is warned about.
+fn smtputf8_and_dsn_envelope_accepted() -> Outcome {
+    let script = format!(
+        "EHLO {EHLO_NAME}\nMAIL FROM:<grüße@test.local> SMTPUTF8 RET=HDRS ENVID=smtpsh+2Btest\n:expect 250\n\
+         RCPT TO:<alice@test.local> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;alice@test.local\n:expect 250\n\
+         RSET\n:expect 250\nQUIT\n"
+    );
+    let run = smtpsh_run(&[PLAIN], &script, None);
+    code(&run, 0)?;
+    if run.stdout.lines().any(|l| l.starts_with("! ")) {
+        return Err(format!("a warning was shown\n{}", run.describe()));
+    }
+    Ok(())
+}
+
+/// Postfix's SIZE is 10240000: an 11 MB file is refused before DATA (exit 2), and the
+/// session stays usable up to that point (MAIL and RCPT were accepted).
+fn send_over_the_size_limit_refused_before_data() -> Outcome {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let line = format!("{}\n", "z".repeat(999));
+    let file = write_file(dir.path(), "big.eml", line.repeat(11_000));
+    let script = format!(
+        "EHLO {EHLO_NAME}\nMAIL FROM:<alice@test.local>\n:expect 250\nRCPT TO:<alice@test.local>\n:expect 250\n:send {}\n",
+        file.display()
+    );
+    let run = smtpsh_run(&[PLAIN], &script, None);
+    code(&run, 2)?;
+    if !run.stderr.contains("SIZE limit is 10240000") || run.stdout.contains("C: DATA") {
+        return Err(format!("not refused before DATA\n{}", run.describe()));
+    }
+    Ok(())
+}
+
+/// `:send --bdat FILE` over STARTTLS: a message of about 600 kB (three chunks), with the
+/// tricky body, stored byte for byte. Postfix's Received header says `with ESMTPS`.
+fn delivery_bdat_file_byte_exact() -> Outcome {
+    let token = unique_token("bdat");
+    let mut message = headers(&token).into_bytes();
+    message.extend(tricky_body(&token));
+    for i in 0..8000 {
+        message.extend_from_slice(format!("{i:05} {}\n", "b".repeat(70)).as_bytes());
+    }
+    message.extend(tricky_body(&token));
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let file = write_file(dir.path(), "message.eml", &message);
+    let script = format!(
+        "MAIL FROM:<alice@test.local>\n:expect 250\nRCPT TO:<alice@test.local>\n:expect 250\n\
+         :send --bdat {}\n:expect 250\nQUIT\n",
+        file.display()
+    );
+    let run = smtpsh_run(&["--starttls", "--cafile", CERT, PLAIN], &script, None);
+    code(&run, 0)?;
+    let chunks = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("C~ BDAT "))
+        .count();
+    if chunks < 3 {
+        return Err(format!(
+            "{chunks} BDAT chunks, expected 3 or more\n{}",
+            run.describe()
+        ));
+    }
+    stdout_line(&run, "C~ BDAT ")?;
+    compare_delivered(&token, &crlf_to_lf(&message)).map(|_| ())
+}
+
+/// Typed `BDAT n` chunks in a script, counted by hand: stored byte for byte, the leading
+/// dots not stuffed (BDAT data is counted, not terminated).
+fn delivery_typed_bdat_byte_exact() -> Outcome {
+    let token = unique_token("typed-bdat");
+    let head = headers(&token);
+    let body = ".one dot\n..two dots\n.\n";
+    // Each line goes with CRLF: one more octet than its LF.
+    let crlf_len = |s: &str| s.len() + s.matches('\n').count();
+    let script = format!(
+        "EHLO {EHLO_NAME}\nMAIL FROM:<alice@test.local>\nRCPT TO:<alice@test.local>\nBDAT {}\n{head}:expect 250\nBDAT {} LAST\n{body}:expect 250\nQUIT\n",
+        crlf_len(&head),
+        crlf_len(body)
+    );
+    let run = smtpsh_run(&[PLAIN], &script, None);
+    code(&run, 0)?;
+    compare_delivered(&token, format!("{head}{body}").as_bytes()).map(|_| ())
 }

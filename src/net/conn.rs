@@ -2,11 +2,13 @@
 //! reply (not an idle timer), and the STARTTLS upgrade with its injection check.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use openssl::ssl::SslStream;
 
+use super::dial::{self, DialOptions};
+use super::sock::{Peer, Sock};
 use super::target::{Security, Target};
 use super::tls::{self, CertSummary, TlsOptions};
 use crate::error::Error;
@@ -16,12 +18,13 @@ use crate::smtp::reply::{Parsed, ReplyParser};
 const CANCEL_POLL: Duration = Duration::from_millis(100);
 
 enum Stream {
-    Plain(TcpStream),
-    Tls(Box<SslStream<TcpStream>>),
+    Plain(Sock),
+    Tls(Box<SslStream<Sock>>),
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
+    /// The socket under the stream (TCP or Unix).
+    fn tcp(&self) -> &Sock {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_ref(),
@@ -57,7 +60,7 @@ impl Write for Stream {
 pub struct Connection {
     stream: Stream,
     parser: ReplyParser,
-    peer: SocketAddr,
+    peer: Peer,
     tls: Option<CertSummary>,
     /// The read and write timeouts last set on the socket.
     timeouts: (Option<Duration>, Option<Duration>),
@@ -83,42 +86,54 @@ impl Connection {
         connect_timeout: Duration,
         tls_opts: &TlsOptions,
     ) -> Result<Connection, Error> {
-        let connect_err = |source| Error::Connect {
-            target: target.to_string(),
-            source,
-        };
-        let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
-            .to_socket_addrs()
-            .map_err(connect_err)?
-            .collect();
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, connect_timeout) {
-                Ok(tcp) => {
-                    // Commands are small and each waits for a reply: Nagle only adds delay.
-                    let _ = tcp.set_nodelay(true);
-                    let mut conn = Connection {
-                        stream: Stream::Plain(tcp),
-                        parser: ReplyParser::default(),
-                        peer: addr,
-                        tls: None,
-                        timeouts: (None, None),
-                        rbuf: vec![0u8; 16 * 1024].into_boxed_slice(),
-                    };
-                    if target.security == Security::Implicit {
-                        conn.handshake(&target.host, tls_opts, connect_timeout)?;
-                    }
-                    return Ok(conn);
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(connect_err(last))
+        Connection::open_via(
+            target,
+            None,
+            &DialOptions::default(),
+            connect_timeout,
+            tls_opts,
+        )
     }
 
-    /// The address connected to.
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
+    /// Like [`Connection::open`], with the session's way of reaching targets (`-4`/`-6`,
+    /// `--source`, `--proxy`, a Unix socket) and, from an MX lookup, the addresses to try
+    /// instead of resolving the host here.
+    pub fn open_via(
+        target: &Target,
+        addrs: Option<&[IpAddr]>,
+        dial_opts: &DialOptions,
+        connect_timeout: Duration,
+        tls_opts: &TlsOptions,
+    ) -> Result<Connection, Error> {
+        let (sock, peer) =
+            dial::dial(target, addrs, dial_opts, connect_timeout).map_err(|source| {
+                Error::Connect {
+                    target: target.to_string(),
+                    why: source,
+                }
+            })?;
+        if let Sock::Tcp(tcp) = &sock {
+            // Commands are small and each waits for a reply: Nagle only adds delay.
+            let _ = tcp.set_nodelay(true);
+        }
+        let mut conn = Connection {
+            stream: Stream::Plain(sock),
+            parser: ReplyParser::default(),
+            peer,
+            tls: None,
+            timeouts: (None, None),
+            rbuf: vec![0u8; 16 * 1024].into_boxed_slice(),
+        };
+        if target.security == Security::Implicit {
+            conn.handshake(&target.host, tls_opts, connect_timeout)?;
+        }
+        Ok(conn)
+    }
+
+    /// What the connection reached: a TCP address, a Unix socket, or a destination through
+    /// a proxy.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
     }
 
     /// The TLS summary once TLS is up.

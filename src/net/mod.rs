@@ -1,6 +1,11 @@
-//! Bytes on the wire: targets, TCP with deadlines, TLS (implicit and STARTTLS) and the
-//! certificate summary. Knows SMTP only as far as reading whole replies.
+//! Bytes on the wire: targets, TCP (IPv4, IPv6, a chosen source address, a SOCKS5 proxy) and
+//! Unix sockets with deadlines, TLS (implicit and STARTTLS) with client certificates and the
+//! certificate summary, and MX lookups. Knows SMTP only as far as reading whole replies.
 
 pub mod conn;
+pub mod dial;
+pub mod mx;
+pub mod proxy;
+pub mod sock;
 pub mod target;
 pub mod tls;

@@ -1,5 +1,6 @@
 //! Parsing what the user typed as a target: `host`, `host:port`, `[v6addr]:port`,
-//! `smtp://host[:port]`, `smtps://host[:port]`.
+//! `smtp://host[:port]`, `smtps://host[:port]`, `lmtp://host[:port]` and `unix:/path` (a
+//! Unix socket, which speaks LMTP).
 
 use std::fmt;
 
@@ -24,7 +25,15 @@ pub struct Target {
     pub port: u16,
     /// Implicit TLS or not.
     pub security: Security,
+    /// LMTP (RFC 2033) rather than SMTP: `lmtp://`, `unix:` or `--lmtp`.
+    pub lmtp: bool,
+    /// A Unix socket path (`unix:/path`); `host` then holds the path as typed.
+    pub unix: Option<std::path::PathBuf>,
 }
+
+/// The port `lmtp://` defaults to: 24, where LMTP servers (Dovecot, Cyrus) listen by
+/// convention; RFC 2033 §5 only says it must not be 25.
+pub const LMTP_PORT: u16 = 24;
 
 impl Target {
     /// Parse `s`. `port` (from `-p`) overrides a port in `s`; `implicit` (from
@@ -35,9 +44,35 @@ impl Target {
                 "bad target {s:?}: {why} (expected host, host:port, [v6addr]:port, smtp://host[:port] or smtps://host[:port])"
             ))
         };
+        if let Some(path) = strip_prefix_ci(s, "unix:") {
+            if !path.starts_with('/') {
+                return Err(bad(
+                    "a unix: target needs an absolute path, as in unix:/run/lmtp",
+                ));
+            }
+            if path.bytes().any(|b| b.is_ascii_control()) {
+                return Err(bad("the path holds a control character"));
+            }
+            if implicit {
+                return Err(Error::Usage(
+                    "TLS over a Unix socket is not supported: drop --tls-on-connect".into(),
+                ));
+            }
+            return Ok(Target {
+                host: path.to_string(),
+                port: 0,
+                security: Security::Plain,
+                lmtp: true,
+                unix: Some(path.into()),
+            });
+        }
+        let mut lmtp = false;
         let (rest, mut security) = if let Some(r) = strip_prefix_ci(s, "smtps://") {
             (r, Security::Implicit)
         } else if let Some(r) = strip_prefix_ci(s, "smtp://") {
+            (r, Security::Plain)
+        } else if let Some(r) = strip_prefix_ci(s, "lmtp://") {
+            lmtp = true;
             (r, Security::Plain)
         } else if s.contains("://") {
             return Err(bad("unknown scheme"));
@@ -89,6 +124,7 @@ impl Target {
             None => None,
         };
         let default = match security {
+            Security::Plain if lmtp => LMTP_PORT,
             Security::Plain => 25,
             Security::Implicit => 465,
         };
@@ -96,6 +132,8 @@ impl Target {
             host: host.to_string(),
             port: port.or(typed_port).unwrap_or(default),
             security,
+            lmtp,
+            unix: None,
         })
     }
 }
@@ -107,6 +145,12 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.unix.is_some() {
+            return write!(f, "unix:{}", self.host);
+        }
+        if self.lmtp {
+            f.write_str("lmtp://")?;
+        }
         if self.host.contains(':') {
             write!(f, "[{}]:{}", self.host, self.port)
         } else {
@@ -161,6 +205,27 @@ mod tests {
         ] {
             assert!(Target::parse(bad, None, false).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn lmtp_and_unix_targets() {
+        let t = Target::parse("lmtp://h", None, false).unwrap();
+        assert_eq!((t.port, t.lmtp, t.unix.is_none()), (24, true, true));
+        assert_eq!(t.to_string(), "lmtp://h:24");
+        let t = Target::parse("LMTP://[::1]:2424", None, false).unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.lmtp), ("::1", 2424, true));
+        let t = Target::parse("unix:/run/dovecot/lmtp", None, false).unwrap();
+        assert_eq!(
+            t.unix.as_deref(),
+            Some(std::path::Path::new("/run/dovecot/lmtp"))
+        );
+        assert!(t.lmtp);
+        assert_eq!(t.to_string(), "unix:/run/dovecot/lmtp");
+        assert!(!Target::parse("h", None, false).unwrap().lmtp);
+        for bad in ["unix:relative", "unix:/a\nb", "unix:"] {
+            assert!(Target::parse(bad, None, false).is_err(), "{bad:?}");
+        }
+        assert!(Target::parse("unix:/x", None, true).is_err());
     }
 
     #[test]

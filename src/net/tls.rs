@@ -26,6 +26,13 @@ pub struct TlsOptions {
     pub cafile: Option<PathBuf>,
     /// The name to verify and send as SNI; default the host as typed.
     pub tls_name: Option<String>,
+    /// A PEM client certificate (chain) to present when the server asks (`--tls-cert`).
+    pub client_cert: Option<PathBuf>,
+    /// Its PEM private key (`--tls-key`); `None` means the key is in the certificate's file.
+    pub client_key: Option<PathBuf>,
+    /// PEM CA certificates to trust given in memory (the built-in practice server's own
+    /// certificate, for `--practice`).
+    pub extra_roots: Vec<String>,
 }
 
 /// What the handshake established, for the transcript.
@@ -51,6 +58,9 @@ pub struct CertSummary {
     pub verified_name: String,
     /// `None` when verification passed; otherwise why it failed (only with `--insecure`).
     pub verify_error: Option<String>,
+    /// The subject of the client certificate smtpsh presents when asked (`--tls-cert`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<String>,
 }
 
 /// Run the client handshake over `stream`, verifying the certificate for `host` (or
@@ -120,7 +130,68 @@ fn connector(opts: &TlsOptions) -> Result<SslConnector, Error> {
             b.cert_store_mut().add_cert(c).map_err(tls)?;
         }
     }
+    for pem in &opts.extra_roots {
+        for c in openssl::x509::X509::stack_from_pem(pem.as_bytes()).map_err(tls)? {
+            b.cert_store_mut().add_cert(c).map_err(tls)?;
+        }
+    }
+    if let Some(cert) = &opts.client_cert {
+        client_identity(&mut b, cert, opts.client_key.as_deref())?;
+    }
     Ok(b.build())
+}
+
+/// Check `--tls-cert`/`--tls-key` up front (readable, PEM, the key matches), so a mistake
+/// is a usage error at start rather than a failed handshake later.
+pub fn check_client_identity(opts: &TlsOptions) -> Result<(), Error> {
+    match &opts.client_cert {
+        Some(_) => connector(opts).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Load a client certificate chain and its key (RFC 8446 §4.4.2: sent when the server
+/// sends a CertificateRequest).
+fn client_identity(
+    b: &mut openssl::ssl::SslConnectorBuilder,
+    cert: &std::path::Path,
+    key: Option<&std::path::Path>,
+) -> Result<(), Error> {
+    let pem = std::fs::read(cert)
+        .map_err(|e| Error::Usage(format!("cannot read --tls-cert {}: {e}", cert.display())))?;
+    let mut chain = openssl::x509::X509::stack_from_pem(&pem)
+        .unwrap_or_default()
+        .into_iter();
+    let leaf = chain.next().ok_or_else(|| {
+        Error::Usage(format!(
+            "--tls-cert {} holds no PEM certificate",
+            cert.display()
+        ))
+    })?;
+    let key_path = key.unwrap_or(cert);
+    let key_pem = std::fs::read(key_path)
+        .map_err(|e| Error::Usage(format!("cannot read --tls-key {}: {e}", key_path.display())))?;
+    let pkey = openssl::pkey::PKey::private_key_from_pem(&key_pem).map_err(|_| {
+        Error::Usage(format!(
+            "{} holds no unencrypted PEM private key{} (decrypt one with: openssl pkey -in KEY -out KEY.pem)",
+            key_path.display(),
+            if key.is_none() { " (give it with --tls-key FILE)" } else { "" }
+        ))
+    })?;
+    let setup = |e: openssl::error::ErrorStack| Error::Tls(format!("TLS setup failed: {e}"));
+    b.set_certificate(&leaf).map_err(setup)?;
+    for c in chain {
+        b.add_extra_chain_cert(c).map_err(setup)?;
+    }
+    b.set_private_key(&pkey)
+        .and_then(|()| b.check_private_key())
+        .map_err(|_| {
+            Error::Usage(format!(
+                "the key in {} does not belong to the certificate in {}",
+                key_path.display(),
+                cert.display()
+            ))
+        })
 }
 
 fn summarize(ssl: &SslRef, name: &str) -> CertSummary {
@@ -139,6 +210,7 @@ fn summarize(ssl: &SslRef, name: &str) -> CertSummary {
         sha256: String::new(),
         verified_name: name.to_string(),
         verify_error: (verify != X509VerifyResult::OK).then(|| verify.error_string().to_string()),
+        client_cert: ssl.certificate().map(|c| name_string(c.subject_name())),
     };
     if let Some(cert) = ssl.peer_certificate() {
         s.subject = name_string(cert.subject_name());

@@ -78,4 +78,23 @@ impl Ask for TtyAsk {
         }
         Ok(Secret::new(p))
     }
+
+    fn token(&mut self, user: &str) -> Result<Secret, Error> {
+        let none = || {
+            Error::Usage(
+                "no OAuth token for AUTH and no terminal to ask on: use --token-file FILE or SMTPSH_TOKEN"
+                    .into(),
+            )
+        };
+        if std::fs::File::open("/dev/tty").is_err() {
+            return Err(none());
+        }
+        let t =
+            rpassword::prompt_password(format!("OAuth token for {user} (no echo, * cancels): "))
+                .map_err(|_| none())?;
+        if t == "*" {
+            return Err(Error::Cancelled);
+        }
+        Ok(Secret::new(t.trim().to_string()))
+    }
 }

@@ -147,7 +147,12 @@ pub fn complete(line: &str, pos: usize, k: &Knowledge) -> (usize, Vec<String>) {
             .map(|c| c.0.to_string())
             .chain(lang::VERBS.iter().map(|v| v.0.to_string()))
             .collect(),
-        (":connect", n) if n >= 2 => vec!["--starttls".into(), "--tls-on-connect".into()],
+        (":connect", n) if n >= 1 => vec![
+            "--starttls".into(),
+            "--tls-on-connect".into(),
+            "--lmtp".into(),
+            "--mx".into(),
+        ],
         _ => Vec::new(),
     };
     // `FROM:<` is completed without a space: the address follows at once.
@@ -205,6 +210,19 @@ pub fn hint(line: &str, k: &Knowledge) -> Option<String> {
             .starts_with(&line.to_ascii_uppercase())
     {
         return Some(syn[line.len()..].to_string());
+    }
+    // SMTPUTF8 (RFC 6531): a non-ASCII envelope is refused unless advertised, and the MAIL
+    // of such a transaction should carry the parameter.
+    if matches!(verb, Verb::Mail | Verb::Rcpt) && !line.is_ascii() {
+        match crate::smtp::ext::check_envelope(line, k.caps.as_ref()) {
+            Err(_) => {
+                return Some("   ← non-ASCII: SMTPUTF8 not advertised, will be refused".into());
+            }
+            Ok(w) if w.iter().any(|w| w.contains("add SMTPUTF8")) => {
+                return Some("   ← non-ASCII sender: add the SMTPUTF8 parameter".into());
+            }
+            Ok(_) => {}
+        }
     }
     if let Some(caps) = &k.caps {
         let up = line.to_ascii_uppercase();
@@ -352,6 +370,18 @@ mod tests {
                 .contains("NOTIFY")
         );
         assert!(hint("BDAT 10 LAST", &k).unwrap().contains("CHUNKING"));
+        assert!(
+            hint("MAIL FROM:<grüße@test>", &k)
+                .unwrap()
+                .contains("SMTPUTF8 not advertised")
+        );
+        let utf8 = knowing(&["SMTPUTF8"]);
+        assert!(
+            hint("MAIL FROM:<grüße@test>", &utf8)
+                .unwrap()
+                .contains("add the SMTPUTF8 parameter")
+        );
+        assert_eq!(hint("MAIL FROM:<grüße@test> SMTPUTF8", &utf8), None);
         // Before EHLO nothing is known, so nothing is flagged.
         assert_eq!(hint("STARTTLS", &Knowledge::default()), None);
     }

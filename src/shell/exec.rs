@@ -7,7 +7,8 @@ use base64::Engine;
 use super::lang::{self, ShellCmd};
 use crate::error::{Error, UsageError};
 use crate::net::target::Target;
-use crate::session::{Session, Stage};
+use crate::session::Session;
+use crate::smtp::command::Verb;
 use crate::smtp::reply::Reply;
 use crate::transcript::Event;
 
@@ -38,6 +39,8 @@ pub struct ConnectFlags {
     pub tls_on_connect: bool,
     /// Accept invalid certificates.
     pub insecure: bool,
+    /// Speak LMTP (`--lmtp`).
+    pub lmtp: bool,
 }
 
 /// Connect, and with `starttls` run EHLO, STARTTLS, EHLO. Returns the last reply.
@@ -47,8 +50,23 @@ pub fn connect(
     port: Option<u16>,
     flags: ConnectFlags,
 ) -> anyhow::Result<Reply> {
-    let t = Target::parse(target, port, flags.tls_on_connect)?;
+    let mut t = Target::parse(target, port, flags.tls_on_connect)?;
+    t.lmtp |= flags.lmtp;
+    if t.unix.is_some() && flags.starttls {
+        return Err(
+            UsageError("TLS over a Unix socket is not supported: drop --starttls".into()).into(),
+        );
+    }
     let greeting = session.connect(&t, flags.insecure)?;
+    after_greeting(session, greeting, flags)
+}
+
+/// With `--starttls`: EHLO (LHLO), STARTTLS, EHLO again, required; else the greeting.
+fn after_greeting(
+    session: &mut Session,
+    greeting: Reply,
+    flags: ConnectFlags,
+) -> anyhow::Result<Reply> {
     if flags.starttls {
         if greeting.code.value() != 220 {
             session.disconnect("no 220 greeting");
@@ -61,6 +79,29 @@ pub fn connect(
         return Ok(session.starttls_required()?);
     }
     Ok(greeting)
+}
+
+/// Look up `domain`'s MX records and connect to the most preferred that answers (see
+/// [`Session::connect_mx`]), then as [`connect`] with `--starttls`.
+pub fn connect_mx(
+    session: &mut Session,
+    domain: &str,
+    port: Option<u16>,
+    flags: ConnectFlags,
+) -> anyhow::Result<Reply> {
+    // `:connect --mx DOMAIN:PORT`: the MX hosts' port (the shell has no -p).
+    let (domain, port) = match domain.rsplit_once(':') {
+        Some((d, p)) if p.parse::<u16>().is_ok_and(|p| p > 0) => (d, p.parse().ok()),
+        _ => (domain, port),
+    };
+    let greeting = session.connect_mx(
+        domain,
+        port,
+        flags.tls_on_connect,
+        flags.lmtp,
+        flags.insecure,
+    )?;
+    after_greeting(session, greeting, flags)
 }
 
 /// Run one line: a shell command, an SMTP command line, or (in body mode) a body line.
@@ -79,6 +120,21 @@ pub fn execute(session: &mut Session, line: &str, interactive: bool) -> anyhow::
     if line.trim().is_empty() {
         return Ok(Step::Nothing);
     }
+    if crate::smtp::command::Verb::of_line(line) == crate::smtp::command::Verb::Bdat {
+        // RFC 3030: the chunk's data lines follow; the reply comes after them.
+        return Ok(match session.bdat(line)? {
+            Some(r) => Step::Reply(r),
+            None => Step::Nothing,
+        });
+    }
+    if session.config().explain
+        && session.is_connected()
+        && !session.expects_secret()
+        && let Some(note) = super::teach::out_of_order(session.state(), &Verb::of_line(line))
+    {
+        // The command is still sent: seeing the server's answer is the lesson.
+        session.note(note);
+    }
     Ok(Step::Reply(session.command(line)?))
 }
 
@@ -96,20 +152,31 @@ fn shell(session: &mut Session, cmd: ShellCmd) -> anyhow::Result<Step> {
             target,
             starttls,
             tls_on_connect,
+            lmtp,
+            mx,
         } => {
             let insecure = session.config().tls.insecure;
             let flags = ConnectFlags {
                 starttls,
                 tls_on_connect,
                 insecure,
+                lmtp,
             };
+            if mx {
+                return Ok(Step::Reply(connect_mx(session, &target, None, flags)?));
+            }
             Ok(Step::Reply(connect(session, &target, None, flags)?))
         }
         ShellCmd::Starttls => Ok(Step::Reply(session.starttls_required()?)),
-        ShellCmd::Auth { mech, user } => {
-            Ok(Step::Reply(session.auth(mech, user.as_deref(), true)?))
+        ShellCmd::Auth {
+            mech,
+            user,
+            initial,
+        } => {
+            let initial = initial.unwrap_or(mech.initial_by_default());
+            Ok(Step::Reply(session.auth(mech, user.as_deref(), initial)?))
         }
-        ShellCmd::Send(path) => Ok(Step::Reply(session.send_file(&path)?)),
+        ShellCmd::Send(path, opts) => Ok(Step::Reply(session.send_file_with(&path, opts)?)),
         ShellCmd::Caps => {
             let text = match session.caps() {
                 Some(c) if c.entries.is_empty() => {
@@ -159,8 +226,26 @@ fn shell(session: &mut Session, cmd: ShellCmd) -> anyhow::Result<Step> {
                 spec: spec.as_str().to_string(),
             })
         }
+        ShellCmd::Explain(code, enhanced) => {
+            print(session, &super::teach::explain_text(code, enhanced));
+            Ok(Step::Nothing)
+        }
+        ShellCmd::Inbox(n) => {
+            let text = super::practice::inbox(n)?;
+            print(session, &text);
+            Ok(Step::Nothing)
+        }
+        ShellCmd::Wire => {
+            let on = session.transcript.toggle_wire();
+            session.note(if on {
+                "wire view on: lines as sent, CR LF shown as \\r\\n, dot-stuffing visible (:wire again to leave)"
+            } else {
+                "wire view off"
+            });
+            Ok(Step::Nothing)
+        }
         ShellCmd::State => {
-            let text = state_text(session);
+            let text = super::teach::stages(session.state());
             print(session, &text);
             Ok(Step::Nothing)
         }
@@ -187,41 +272,29 @@ fn shell(session: &mut Session, cmd: ShellCmd) -> anyhow::Result<Step> {
 
 /// Check `spec` against `reply` and put the result in the transcript.
 pub fn check_expect(session: &mut Session, spec: &lang::ExpectSpec, reply: Option<&Reply>) -> bool {
-    let ok = reply.is_some_and(|r| spec.matches(r));
-    let code = reply.map(|r| r.code.value());
+    // LMTP: after a message, every recipient's reply is checked (or the one named).
+    let per_rcpt = session.recipient_replies();
+    let (ok, code) = if !per_rcpt.is_empty() || spec.recipient().is_some() {
+        let picked: Vec<&Reply> = per_rcpt
+            .iter()
+            .filter(|(a, _)| spec.recipient().is_none_or(|w| a.eq_ignore_ascii_case(w)))
+            .map(|(_, r)| r)
+            .collect();
+        let miss = picked.iter().find(|r| !spec.matches(r));
+        let ok = !picked.is_empty() && miss.is_none();
+        (ok, miss.or(picked.last()).map(|r| r.code.value()))
+    } else {
+        (
+            reply.is_some_and(|r| spec.matches(r)),
+            reply.map(|r| r.code.value()),
+        )
+    };
     session.transcript.emit(Event::Expect {
         spec: spec.as_str().to_string(),
         ok,
         code,
     });
     ok
-}
-
-/// `:state`: where the session is.
-pub fn state_text(session: &Session) -> String {
-    let st = session.state();
-    let Some(t) = &st.target else {
-        return "not connected (use :connect TARGET)".to_string();
-    };
-    let yes = |b: bool| if b { "yes" } else { "no" };
-    let stage = match st.stage {
-        Stage::Idle => "no transaction".to_string(),
-        Stage::Mail => "MAIL accepted, no recipients yet".to_string(),
-        Stage::Rcpt(n) => format!("{n} recipient{} accepted", if n == 1 { "" } else { "s" }),
-        Stage::Data => "DATA: sending the body".to_string(),
-    };
-    format!(
-        "connected   {t}\ngreeted     {}\nhello       {}\nTLS         {}{}\nauth        {}\ntransaction {stage}",
-        yes(st.greeted),
-        yes(st.hello),
-        yes(st.tls),
-        if st.insecure {
-            " (--insecure: NOT verified)"
-        } else {
-            ""
-        },
-        st.user.as_deref().unwrap_or("no"),
-    )
 }
 
 /// An error for a script that ended in the middle of a body.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::smtp::auth::Mechanism;
+use crate::smtp::auth::ClientMechanism as Mechanism;
 use crate::smtp::command::Verb;
 use crate::smtp::reply::{Class, EnhancedCode, Reply};
 
@@ -12,26 +12,33 @@ use crate::smtp::reply::{Class, EnhancedCode, Reply};
 pub enum ShellCmd {
     /// `:help [CMD]`
     Help(Option<String>),
-    /// `:connect TARGET [--starttls|--tls-on-connect]`
+    /// `:connect TARGET [--starttls|--tls-on-connect] [--lmtp]`, or `:connect --mx DOMAIN …`
     Connect {
-        /// As typed.
+        /// As typed (the domain with `--mx`).
         target: String,
         /// STARTTLS after the greeting.
         starttls: bool,
         /// Implicit TLS.
         tls_on_connect: bool,
+        /// LMTP.
+        lmtp: bool,
+        /// `target` is a domain whose MX records are looked up.
+        mx: bool,
     },
     /// `:starttls`
     Starttls,
-    /// `:auth MECH [USER]`
+    /// `:auth MECH [USER] [--initial|--no-initial]`
     Auth {
         /// Mechanism.
         mech: Mechanism,
         /// User, if typed.
         user: Option<String>,
+        /// Send the first response with the AUTH command (RFC 4954 §4): `Some` when
+        /// `--initial` or `--no-initial` was typed, else the mechanism's default.
+        initial: Option<bool>,
     },
-    /// `:send FILE`
-    Send(PathBuf),
+    /// `:send [--bdat] [--no-size-check] FILE`
+    Send(PathBuf, crate::session::SendOptions),
     /// `:caps`
     Caps,
     /// `:b64 TEXT`
@@ -48,6 +55,12 @@ pub enum ShellCmd {
     Save(PathBuf),
     /// `:quit`
     Quit,
+    /// `:explain CODE [X.Y.Z]`
+    Explain(Option<crate::smtp::reply::Code>, Option<EnhancedCode>),
+    /// `:inbox [N]`
+    Inbox(Option<usize>),
+    /// `:wire`
+    Wire,
 }
 
 /// The shell commands, for `:help` and completion: name, arguments, what it does.
@@ -56,7 +69,7 @@ pub const SHELL_COMMANDS: &[(&str, &str, &str)] = &[
     (
         ":connect",
         "TARGET [--starttls|--tls-on-connect]",
-        "connect (again) to TARGET",
+        "connect (again) to TARGET; --lmtp speaks LMTP; --mx DOMAIN connects to DOMAIN's best MX",
     ),
     (
         ":starttls",
@@ -66,12 +79,12 @@ pub const SHELL_COMMANDS: &[(&str, &str, &str)] = &[
     (
         ":auth",
         "MECH [USER]",
-        "AUTH PLAIN, LOGIN or CRAM-MD5 in one step; the password is asked without echo",
+        "AUTH PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER in one step; the password or token is asked without echo; --initial / --no-initial: the first response with AUTH or not",
     ),
     (
         ":send",
-        "FILE",
-        "the whole DATA step from FILE, streamed, CRLF-normalised and dot-stuffed",
+        "[--bdat] [--no-size-check] FILE",
+        "the whole DATA step (or BDAT chunks) from FILE, streamed, CRLF-normalised and dot-stuffed; checked against SIZE first",
     ),
     (":caps", "", "the capabilities of the last EHLO"),
     (
@@ -95,6 +108,21 @@ pub const SHELL_COMMANDS: &[(&str, &str, &str)] = &[
         ":save",
         "FILE",
         "save the transcript so far, redacted (.md, .jsonl, else text)",
+    ),
+    (
+        ":explain",
+        "CODE [X.Y.Z]",
+        "what a reply code and an enhanced status code mean, and what to try",
+    ),
+    (
+        ":inbox",
+        "[N]",
+        "messages received by the built-in practice server (--practice); N shows one",
+    ),
+    (
+        ":wire",
+        "",
+        "toggle the exact-bytes view: CR LF made visible, dot-stuffing shown",
     ),
     (":quit", "", "QUIT if connected, then leave"),
 ];
@@ -175,11 +203,13 @@ pub fn parse_shell(line: &str) -> Result<ShellCmd, LangError> {
         "help" | "h" | "?" => Ok(ShellCmd::Help(args.first().map(|s| s.to_string()))),
         "connect" | "open" => {
             let mut target = None;
-            let (mut starttls, mut tls_on_connect) = (false, false);
+            let (mut starttls, mut tls_on_connect, mut lmtp, mut mx) = (false, false, false, false);
             for a in &args {
                 match *a {
                     "--starttls" => starttls = true,
                     "--tls-on-connect" | "--smtps" => tls_on_connect = true,
+                    "--lmtp" => lmtp = true,
+                    "--mx" => mx = true,
                     a if a.starts_with("--") => {
                         return err(format!(":connect: unknown option {a}"));
                     }
@@ -190,36 +220,82 @@ pub fn parse_shell(line: &str) -> Result<ShellCmd, LangError> {
             if starttls && tls_on_connect {
                 return err(":connect: --starttls and --tls-on-connect exclude each other");
             }
-            let target = target.ok_or_else(|| need("a TARGET"))?;
+            let target = target.ok_or_else(|| {
+                need(if mx {
+                    "a DOMAIN after --mx"
+                } else {
+                    "a TARGET"
+                })
+            })?;
             Ok(ShellCmd::Connect {
                 target,
                 starttls,
                 tls_on_connect,
+                lmtp,
+                mx,
             })
         }
         "starttls" => none(ShellCmd::Starttls),
         "auth" => {
-            let m = args
-                .first()
-                .ok_or_else(|| need("a mechanism: PLAIN, LOGIN or CRAM-MD5"))?;
+            let mut initial = None;
+            let words: Vec<&str> = args
+                .iter()
+                .copied()
+                .filter(|a| match *a {
+                    "--initial" => {
+                        initial = Some(true);
+                        false
+                    }
+                    "--no-initial" => {
+                        initial = Some(false);
+                        false
+                    }
+                    _ => true,
+                })
+                .collect();
+            let m = words.first().ok_or_else(|| {
+                need("a mechanism: PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER")
+            })?;
             let mech = Mechanism::parse(m).ok_or_else(|| {
                 LangError(format!(
-                    ":auth: unknown mechanism {m}; use PLAIN, LOGIN or CRAM-MD5"
+                    ":auth: unknown mechanism {m}; use PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER"
                 ))
             })?;
-            if args.len() > 2 {
-                return err(":auth takes MECH [USER]; the password is never typed on the line");
+            if let Some(a) = words.iter().find(|a| a.starts_with("--")) {
+                return err(format!(":auth: unknown option {a}"));
+            }
+            if words.len() > 2 {
+                return err(
+                    ":auth takes MECH [USER]; the password or token is never typed on the line",
+                );
+            }
+            if initial == Some(true) && mech == Mechanism::CramMd5 {
+                return err(
+                    ":auth: CRAM-MD5 starts with the server's challenge: it has no initial response",
+                );
             }
             Ok(ShellCmd::Auth {
                 mech,
-                user: args.get(1).map(|s| s.to_string()),
+                user: words.get(1).map(|s| s.to_string()),
+                initial,
             })
         }
         "send" => {
-            if rest.is_empty() {
+            let mut opts = crate::session::SendOptions::default();
+            let mut file = rest;
+            while let Some(r) = file.strip_prefix("--") {
+                let (opt, after) = r.split_once(char::is_whitespace).unwrap_or((r, ""));
+                match opt {
+                    "bdat" => opts.bdat = true,
+                    "no-size-check" => opts.size_check = false,
+                    _ => return err(format!(":send: unknown option --{opt}")),
+                }
+                file = after.trim_start();
+            }
+            if file.is_empty() {
                 return Err(need("a FILE"));
             }
-            Ok(ShellCmd::Send(PathBuf::from(rest)))
+            Ok(ShellCmd::Send(PathBuf::from(file), opts))
         }
         "caps" => none(ShellCmd::Caps),
         "b64" => Ok(ShellCmd::B64(rest.to_string())),
@@ -246,6 +322,21 @@ pub fn parse_shell(line: &str) -> Result<ShellCmd, LangError> {
             Ok(ShellCmd::Save(PathBuf::from(rest)))
         }
         "quit" | "q" | "exit" => none(ShellCmd::Quit),
+        "explain" => {
+            let (c, e) = super::teach::parse_explain(rest).map_err(LangError)?;
+            Ok(ShellCmd::Explain(c, e))
+        }
+        "inbox" => match args.as_slice() {
+            [] => Ok(ShellCmd::Inbox(None)),
+            [n] => n
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .map(|n| ShellCmd::Inbox(Some(n)))
+                .ok_or_else(|| LangError(format!(":inbox: {n:?} is not a message number"))),
+            _ => err(":inbox takes at most one message number"),
+        },
+        "wire" => none(ShellCmd::Wire),
         "" => err("an empty shell command; type :help"),
         other => err(format!(
             "unknown shell command :{other}; type :help for the list"
@@ -307,12 +398,24 @@ struct Alt {
 pub struct ExpectSpec {
     alts: Vec<Alt>,
     text: String,
+    /// `:expect <rcpt> SPEC`: check only the LMTP reply for this recipient.
+    rcpt: Option<String>,
 }
 
 impl ExpectSpec {
     /// Parse a spec.
     pub fn parse(s: &str) -> Result<ExpectSpec, LangError> {
         let s = s.trim();
+        // LMTP (RFC 2033 §4.2): `<rcpt> SPEC` picks one recipient's reply to the message.
+        if let Some(r) = s.strip_prefix('<') {
+            let (addr, spec) = r.split_once('>').ok_or_else(|| {
+                LangError(":expect <recipient> SPEC: the recipient needs its '>'".into())
+            })?;
+            let mut e = ExpectSpec::parse(spec)?;
+            e.rcpt = Some(format!("<{addr}>"));
+            e.text = s.to_string();
+            return Ok(e);
+        }
         if s.is_empty() {
             return err(":expect needs a SPEC: 250, 2xx, 5.1.1, 550 5.1.1 or 250|251");
         }
@@ -350,7 +453,13 @@ impl ExpectSpec {
         Ok(ExpectSpec {
             alts,
             text: s.to_string(),
+            rcpt: None,
         })
+    }
+
+    /// The recipient of `:expect <rcpt> SPEC`, if one was named.
+    pub fn recipient(&self) -> Option<&str> {
+        self.rcpt.as_deref()
     }
 
     /// Whether `reply` satisfies the spec.
@@ -518,9 +627,39 @@ mod tests {
             parse_shell(":auth plain alice").unwrap(),
             ShellCmd::Auth {
                 mech: Mechanism::Plain,
-                user: Some("alice".into())
+                user: Some("alice".into()),
+                initial: None
             }
         );
+        assert_eq!(
+            parse_shell(":auth login --initial alice").unwrap(),
+            ShellCmd::Auth {
+                mech: Mechanism::Login,
+                user: Some("alice".into()),
+                initial: Some(true)
+            }
+        );
+        assert!(parse_shell(":auth CRAM-MD5 --initial").is_err());
+        assert!(parse_shell(":auth PLAIN --now").is_err());
+        let opts = crate::session::SendOptions::default();
+        assert_eq!(
+            parse_shell(":send --bdat --no-size-check a b.eml").unwrap(),
+            ShellCmd::Send(
+                "a b.eml".into(),
+                crate::session::SendOptions {
+                    bdat: true,
+                    size_check: false
+                }
+            )
+        );
+        assert!(parse_shell(":send --bdat").is_err());
+        assert!(parse_shell(":send --fast x").is_err());
+        let e = ExpectSpec::parse("<bob@test> 452 4.2.2").unwrap();
+        assert_eq!(e.recipient(), Some("<bob@test>"));
+        assert!(e.matches(&reply(452, Some("4.2.2"))));
+        assert!(ExpectSpec::parse("<bob@test 250").is_err());
+        assert!(ExpectSpec::parse("<bob@test>").is_err());
+        assert_eq!(ExpectSpec::parse("250").unwrap().recipient(), None);
         assert_eq!(
             parse_shell(":raw NOOP\\r\\n").unwrap(),
             ShellCmd::Raw(b"NOOP\r\n".to_vec())
@@ -534,7 +673,19 @@ mod tests {
             ShellCmd::Connect {
                 target: "h:25".into(),
                 starttls: true,
-                tls_on_connect: false
+                tls_on_connect: false,
+                lmtp: false,
+                mx: false
+            }
+        );
+        assert_eq!(
+            parse_shell(":connect --mx example.org --starttls").unwrap(),
+            ShellCmd::Connect {
+                target: "example.org".into(),
+                starttls: true,
+                tls_on_connect: false,
+                lmtp: false,
+                mx: true
             }
         );
         assert!(parse_shell(":connect").is_err());
@@ -544,7 +695,7 @@ mod tests {
         assert!(parse_shell(":nope").is_err());
         assert_eq!(
             parse_shell(":send my file.eml").unwrap(),
-            ShellCmd::Send("my file.eml".into())
+            ShellCmd::Send("my file.eml".into(), opts)
         );
     }
 

@@ -6,5 +6,7 @@ pub mod ask;
 pub mod assist;
 pub mod exec;
 pub mod lang;
+pub mod practice;
 pub mod repl;
 pub mod script;
+pub mod teach;

@@ -121,6 +121,9 @@ pub fn default_history_path() -> Option<PathBuf> {
 /// mode a distinct prompt with the line count.
 pub fn prompt(session: &Session, body_lines: usize) -> String {
     let st = session.state();
+    if let Some(left) = session.chunk_left() {
+        return format!("bdat {left} left> ");
+    }
     if session.in_body() {
         return format!("data {}> ", body_lines + 1);
     }

@@ -193,6 +193,28 @@ impl Runner<'_> {
         })
     }
 
+    /// After a step that ended an LMTP message: its failing per-recipient replies, each to be
+    /// covered by an `:expect` (the step's own `unchecked` is then these, not the last reply).
+    fn rcpt_failures(
+        &mut self,
+        line_no: usize,
+        unchecked: &mut Option<Unchecked>,
+    ) -> Vec<Unchecked> {
+        let per = self.session.recipient_replies();
+        if per.is_empty() {
+            return Vec::new();
+        }
+        *unchecked = None;
+        per.iter()
+            .filter(|(_, rep)| lang::is_failure(rep))
+            .map(|(rcpt, rep)| Unchecked {
+                line_no,
+                command: format!("the message, for {rcpt}"),
+                reply: rep.clone(),
+            })
+            .collect()
+    }
+
     /// A pipelined group starting with `first`: the group's commands, each with the
     /// `:expect` lines after it.
     fn group<R: BufRead>(
@@ -272,12 +294,16 @@ pub fn run(
         first_failure: None,
     };
     let mut unchecked: Option<Unchecked> = None;
+    // LMTP: the failing per-recipient replies to the last message, until an `:expect`
+    // covers them (one without a recipient covers all; `:expect <rcpt> …` that one).
+    let mut rcpt_unchecked: Vec<Unchecked> = Vec::new();
 
     while let Some((line_no, line)) = lines.next()? {
         let at = || format!("{name}:{line_no}");
         if r.session.in_body() {
             if let Step::Reply(rep) = exec::execute(r.session, &line, false).with_context(at)? {
                 unchecked = r.note_reply(line_no, "the end of the body", rep);
+                rcpt_unchecked = r.rcpt_failures(line_no, &mut unchecked);
             }
             continue;
         }
@@ -290,6 +316,11 @@ pub fn run(
         {
             r.unexpected(u)?;
         }
+        if expect_of(t).is_none() {
+            for u in std::mem::take(&mut rcpt_unchecked) {
+                r.unexpected(u)?;
+            }
+        }
         if r.opts.pipeline && pipelinable(t) {
             unchecked = r.group(&mut lines, (line_no, t.to_string()))?;
             continue;
@@ -297,7 +328,10 @@ pub fn run(
         r.sum.commands += 1;
         let t = &with_base(t, r.opts.base_dir.as_deref());
         match exec::execute(r.session, t, false).with_context(at)? {
-            Step::Reply(rep) => unchecked = r.note_reply(line_no, t, rep),
+            Step::Reply(rep) => {
+                unchecked = r.note_reply(line_no, t, rep);
+                rcpt_unchecked = r.rcpt_failures(line_no, &mut unchecked);
+            }
             Step::Expect { ok: false, spec } => {
                 let got = r
                     .session
@@ -306,7 +340,14 @@ pub fn run(
                     .unwrap_or_else(|| "no reply".into());
                 r.fail(format!("{}: expected {spec}, got {got}", at()))?;
             }
-            Step::Expect { ok: true, .. } | Step::Nothing => {}
+            Step::Expect { ok: true, spec } => match spec.strip_prefix('<') {
+                Some(named) => {
+                    let named = format!("<{}>", named.split('>').next().unwrap_or(""));
+                    rcpt_unchecked.retain(|u| !u.command.ends_with(&format!("for {named}")));
+                }
+                None => rcpt_unchecked.clear(),
+            },
+            Step::Nothing => {}
             Step::Quit => break,
         }
     }
@@ -314,6 +355,9 @@ pub fn run(
         return Err(exec::unterminated_body());
     }
     if let Some(u) = unchecked.take() {
+        r.unexpected(u)?;
+    }
+    for u in rcpt_unchecked {
         r.unexpected(u)?;
     }
     if r.session.is_connected() {

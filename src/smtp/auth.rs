@@ -1,5 +1,6 @@
-//! SASL mechanisms for AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195), and
-//! the `Secret` type that keeps passwords and responses out of every printout.
+//! SASL mechanisms for AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195),
+//! XOAUTH2 (Google's and Microsoft's OAuth 2.0 bearer mechanism) and OAUTHBEARER (RFC 7628),
+//! and the `Secret` type that keeps passwords, tokens and responses out of every printout.
 
 use std::fmt;
 
@@ -58,6 +59,74 @@ impl Mechanism {
     }
 }
 
+/// Every mechanism the client runs: the password mechanisms of [`Mechanism`] (which the
+/// practice server serves too), and the OAuth 2.0 bearer-token ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientMechanism {
+    /// PLAIN (RFC 4616)
+    Plain,
+    /// LOGIN (draft-murchison-sasl-login)
+    Login,
+    /// CRAM-MD5 (RFC 2195)
+    CramMd5,
+    /// XOAUTH2: an OAuth 2.0 bearer token, as Gmail and Microsoft 365 take it
+    XOAuth2,
+    /// OAUTHBEARER (RFC 7628): an OAuth 2.0 bearer token, the standard way
+    OAuthBearer,
+}
+
+impl From<Mechanism> for ClientMechanism {
+    fn from(m: Mechanism) -> ClientMechanism {
+        match m {
+            Mechanism::Plain => ClientMechanism::Plain,
+            Mechanism::Login => ClientMechanism::Login,
+            Mechanism::CramMd5 => ClientMechanism::CramMd5,
+        }
+    }
+}
+
+impl ClientMechanism {
+    /// Case-insensitive: `plain`, `LOGIN`, `cram-md5`, `xoauth2`, `OAUTHBEARER`.
+    pub fn parse(s: &str) -> Option<ClientMechanism> {
+        if let Some(m) = Mechanism::parse(s) {
+            return Some(m.into());
+        }
+        [ClientMechanism::XOAuth2, ClientMechanism::OAuthBearer]
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s))
+    }
+
+    /// The name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientMechanism::Plain => "PLAIN",
+            ClientMechanism::Login => "LOGIN",
+            ClientMechanism::CramMd5 => "CRAM-MD5",
+            ClientMechanism::XOAuth2 => "XOAUTH2",
+            ClientMechanism::OAuthBearer => "OAUTHBEARER",
+        }
+    }
+
+    /// Whether `:auth` sends the first response with the AUTH command (RFC 4954 §4) unless
+    /// told otherwise: PLAIN, XOAUTH2 and OAUTHBEARER yes; LOGIN no (older servers expect its
+    /// `Username:` prompt; `--initial` sends the user name at once); CRAM-MD5 can't (the
+    /// server speaks first).
+    pub fn initial_by_default(self) -> bool {
+        matches!(
+            self,
+            ClientMechanism::Plain | ClientMechanism::XOAuth2 | ClientMechanism::OAuthBearer
+        )
+    }
+
+    /// Whether the secret is an OAuth 2.0 token rather than a password.
+    pub fn uses_token(self) -> bool {
+        matches!(
+            self,
+            ClientMechanism::XOAuth2 | ClientMechanism::OAuthBearer
+        )
+    }
+}
+
 /// Lowercase hex digits, for the CRAM-MD5 digest.
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -108,6 +177,39 @@ pub fn cram_md5(user: &str, password: &Secret, challenge: &[u8]) -> Secret {
     Secret(STANDARD.encode(response))
 }
 
+/// XOAUTH2: base64 of `user=USER ^A auth=Bearer TOKEN ^A ^A` (^A is 0x01), the format Google
+/// and Microsoft document for SMTP.
+pub fn xoauth2(user: &str, token: &Secret) -> Secret {
+    let message = format!("user={user}\x01auth=Bearer {}\x01\x01", token.expose());
+    Secret(STANDARD.encode(message))
+}
+
+/// OAUTHBEARER (RFC 7628 §3.1): base64 of the GS2 header `n,a=USER,` then the key-value
+/// pairs `host`, `port` (when known) and `auth=Bearer TOKEN`, each ended by 0x01, and a final
+/// 0x01. In the authzid `,` and `=` are escaped as `=2C` and `=3D` (RFC 5801 §4).
+pub fn oauthbearer(user: &str, host: Option<&str>, port: Option<u16>, token: &Secret) -> Secret {
+    let authzid = user.replace('=', "=3D").replace(',', "=2C");
+    let mut message = format!("n,a={authzid},\x01");
+    if let Some(h) = host {
+        message.push_str(&format!("host={h}\x01"));
+    }
+    if let Some(p) = port {
+        message.push_str(&format!("port={p}\x01"));
+    }
+    message.push_str(&format!("auth=Bearer {}\x01\x01", token.expose()));
+    Secret(STANDARD.encode(message))
+}
+
+/// What a client answers to the 334 error challenge of a failed OAuth exchange, so the
+/// server sends its final reply: XOAUTH2 an empty line; OAUTHBEARER a lone 0x01 (RFC 7628
+/// §3.2.3), in base64 `AQ==`.
+pub fn oauth_error_ack(mech: ClientMechanism) -> &'static str {
+    match mech {
+        ClientMechanism::OAuthBearer => "AQ==",
+        _ => "",
+    }
+}
+
 /// Decode a 334 challenge text (base64; empty is an empty challenge).
 pub fn decode_challenge(text: &[u8]) -> Result<Vec<u8>, AuthError> {
     let text = text.trim_ascii();
@@ -135,7 +237,21 @@ mod tests {
             assert_eq!(Mechanism::parse(s), Some(m), "{s}");
             assert!(m.name().eq_ignore_ascii_case(s));
         }
-        for s in ["", "XOAUTH2", "SCRAM-SHA-256", "PLAIN "] {
+        assert_eq!(
+            ClientMechanism::parse("xoauth2"),
+            Some(ClientMechanism::XOAuth2)
+        );
+        assert_eq!(
+            ClientMechanism::parse("OAuthBearer"),
+            Some(ClientMechanism::OAuthBearer)
+        );
+        assert_eq!(
+            ClientMechanism::parse("cram-md5"),
+            Some(ClientMechanism::CramMd5)
+        );
+        assert_eq!(ClientMechanism::parse("XOAUTH"), None);
+        // The practice server's mechanisms stay the password ones.
+        for s in ["", "XOAUTH2", "OAUTHBEARER", "SCRAM-SHA-256", "PLAIN "] {
             assert_eq!(Mechanism::parse(s), None, "{s}");
         }
     }
@@ -199,6 +315,41 @@ mod tests {
             decode_challenge(b"VXNlcm5hbWU"),
             Err(AuthError::BadChallenge)
         );
+    }
+
+    // The example of Google's XOAUTH2 documentation.
+    #[test]
+    fn xoauth2_vector() {
+        let token = Secret::new("vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg==");
+        assert_eq!(
+            xoauth2("someuser@example.com", &token).expose(),
+            "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB2RjlkZnQ0cW1UYzJOdmIzUmxja0JoZEhSaGRtbHpkR0V1WTI5dENnPT0BAQ=="
+        );
+    }
+
+    // RFC 7628 §4.1, the example's initial response.
+    #[test]
+    fn oauthbearer_rfc7628_vector() {
+        let token = Secret::new("vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==");
+        let r = oauthbearer(
+            "user@example.com",
+            Some("server.example.com"),
+            Some(143),
+            &token,
+        );
+        assert_eq!(
+            STANDARD.decode(r.expose()).unwrap(),
+            b"n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"
+        );
+        let r = oauthbearer("a,b=c", None, None, &token);
+        assert!(
+            STANDARD
+                .decode(r.expose())
+                .unwrap()
+                .starts_with(b"n,a=a=2Cb=3Dc,\x01auth=Bearer ")
+        );
+        assert_eq!(oauth_error_ack(ClientMechanism::OAuthBearer), "AQ==");
+        assert_eq!(oauth_error_ack(ClientMechanism::XOAuth2), "");
     }
 
     // Safety rule 5: a secret can't leak through `{:?}`.

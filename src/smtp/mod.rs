@@ -5,9 +5,11 @@
 //! the tests share one definition of the wire format.
 
 pub mod auth;
+pub mod bdat;
 pub mod caps;
 pub mod command;
 pub mod data;
 pub mod escape;
 pub mod explain;
+pub mod ext;
 pub mod reply;

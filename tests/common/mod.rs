@@ -69,6 +69,7 @@ pub fn smtpsh_with_home(home: &Path) -> Command {
         .env("XDG_STATE_HOME", home.join(".local/state"))
         .env("XDG_CACHE_HOME", home.join(".cache"))
         .env_remove("SMTPSH_PASSWORD")
+        .env_remove("SMTPSH_TOKEN")
         .timeout(RUN_TIMEOUT);
     cmd
 }
@@ -243,6 +244,17 @@ pub enum Step {
     ReadLine,
     /// Read DATA body lines up to and including the lone `.` line, recording each.
     ReadBody,
+    /// Read exactly this many bytes (BDAT data, RFC 3030), recorded in `raw` only.
+    ReadBytes(usize),
+    /// Like `StartTls`, but the handshake requires a client certificate that `client_ca`
+    /// (a self-signed certificate, trusted as is) verifies; its subject goes to
+    /// [`Received::client_cert`].
+    StartTlsClientAuth {
+        /// The server's certificate.
+        cert: TestCert,
+        /// The certificate the client must present.
+        client_ca: TestCert,
+    },
     /// Pause.
     Sleep(u64),
     /// Close the connection (FIN).
@@ -319,6 +331,8 @@ impl Step {
             Step::Expect(p) => format!("Expect({p:?})"),
             Step::ReadLine => "ReadLine".into(),
             Step::ReadBody => "ReadBody".into(),
+            Step::ReadBytes(n) => format!("ReadBytes({n})"),
+            Step::StartTlsClientAuth { cert, .. } => format!("StartTlsClientAuth({})", cert.name),
             Step::Sleep(ms) => format!("Sleep({ms})"),
             Step::Close => "Close".into(),
             Step::Reset => "Reset".into(),
@@ -356,6 +370,10 @@ pub struct Received {
     pub tls_at: Option<usize>,
     /// The SNI name the client sent in its ClientHello, if any.
     pub sni: Option<String>,
+    /// The address the client connected from.
+    pub peer: Option<SocketAddr>,
+    /// The subject of the client certificate verified by a `StartTlsClientAuth` step.
+    pub client_cert: Option<String>,
     /// The lines read by `Expect`, `ReadLine` and `ReadBody`, without line ends.
     pub lines: Vec<String>,
     /// The base64 responses read by `Auth` steps, in order.
@@ -415,7 +433,12 @@ pub struct FakeServer {
 impl FakeServer {
     /// Bind `127.0.0.1:0` and serve one connection in a thread, following `steps`.
     pub fn start(steps: Vec<Step>) -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        FakeServer::start_on("127.0.0.1:0", steps)
+    }
+
+    /// Like [`FakeServer::start`] on another address, e.g. `[::1]:0` or `127.0.0.2:0`.
+    pub fn start_on(bind: &str, steps: Vec<Step>) -> FakeServer {
+        let listener = TcpListener::bind(bind).unwrap_or_else(|e| panic!("bind {bind}: {e}"));
         let addr = listener.local_addr().expect("local_addr");
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
@@ -445,9 +468,9 @@ impl FakeServer {
         self.addr.port()
     }
 
-    /// `127.0.0.1:PORT`, the positional TARGET for the binary.
+    /// `127.0.0.1:PORT` (or `[::1]:PORT`, …), the positional TARGET for the binary.
     pub fn target(&self) -> String {
-        format!("127.0.0.1:{}", self.addr.port())
+        self.addr.to_string()
     }
 
     /// Wait for the server thread (at most 40 s) and return what it saw. Fails the test if
@@ -679,7 +702,10 @@ fn serve(listener: TcpListener, steps: Vec<Step>, stop: &AtomicBool) -> Received
     let deadline = Instant::now() + ACCEPT_TIMEOUT;
     let stream = loop {
         match listener.accept() {
-            Ok((s, _)) => break s,
+            Ok((s, peer)) => {
+                rec.peer = Some(peer);
+                break s;
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
                     rec.failure = Some("no client connected".into());
@@ -751,6 +777,56 @@ fn run_step(conn: &mut Conn, step: Step, rec: &mut Received) -> Result<(), Strin
                 ));
             }
             Ok(())
+        }
+        Step::ReadBytes(n) => {
+            while conn.pending.len() < n {
+                match conn.fill(rec) {
+                    Ok(0) => {
+                        return Err(format!(
+                            "the client closed after {} of {n} bytes",
+                            conn.pending.len()
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(format!("read failed: {e}")),
+                }
+            }
+            conn.pending.drain(..n);
+            Ok(())
+        }
+        Step::StartTlsClientAuth { cert, client_ca } => {
+            if !conn.pending.is_empty() {
+                return Err("the client sent bytes before the TLS handshake".into());
+            }
+            let tcp = match conn.io.take() {
+                Some(Io::Plain(s)) => s,
+                _ => return Err("not a plain connection".into()),
+            };
+            let acceptor =
+                client_auth_acceptor(&cert, &client_ca).map_err(|e| format!("acceptor: {e}"))?;
+            match acceptor.accept(tcp) {
+                Ok(s) => {
+                    rec.client_cert = s.ssl().peer_certificate().map(|c| {
+                        c.subject_name()
+                            .entries()
+                            .filter_map(|e| e.data().to_string().ok())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    });
+                    rec.tls_at = Some(rec.raw.len());
+                    conn.io = Some(Io::Tls(Box::new(s)));
+                    Ok(())
+                }
+                Err(e) => {
+                    // Keep the socket a moment so the client reads our alert (a close with
+                    // its data unread would reset the connection and lose the alert).
+                    if let Some(tcp) = &conn.tcp {
+                        let _ = tcp.set_read_timeout(Some(Duration::from_millis(500)));
+                        let _ = (&*tcp).read(&mut [0u8; 4096]);
+                    }
+                    Err(format!("TLS handshake failed: {e}"))
+                }
+            }
         }
         Step::ReadLine => {
             let line = conn.read_line(rec)?;
@@ -956,18 +1032,21 @@ pub struct TestCerts {
     /// CN `localhost`; SAN DNS `localhost` only (no IP), so that connecting to 127.0.0.1
     /// verifies only with `--tls-name localhost`.
     pub localhost_dns_only: TestCert,
+    /// CN `smtpsh-client`: a client certificate for `--tls-cert`/`--tls-key`.
+    pub client: TestCert,
 }
 
 impl TestCerts {
     /// Make (once per test process) and write (once per call) the test certificates.
     pub fn new() -> TestCerts {
         type Made = (X509, PKey<Private>);
-        static MADE: OnceLock<(Made, Made, Made)> = OnceLock::new();
-        let (l, w, d) = MADE.get_or_init(|| {
+        static MADE: OnceLock<(Made, Made, Made, Made)> = OnceLock::new();
+        let (l, w, d, c) = MADE.get_or_init(|| {
             (
                 make_cert("localhost", &["localhost"], &["127.0.0.1", "::1"]),
                 make_cert("wrong.example", &["wrong.example"], &[]),
                 make_cert("localhost", &["localhost"], &[]),
+                make_cert("smtpsh-client", &["smtpsh-client"], &[]),
             )
         });
         let dir = tempfile::tempdir().expect("tempdir for certificates");
@@ -994,6 +1073,7 @@ impl TestCerts {
             localhost: write("localhost", l),
             wrong: write("wrong", w),
             localhost_dns_only: write("localhost-dns-only", d),
+            client: write("client", c),
             dir,
         }
     }
@@ -1051,6 +1131,24 @@ fn make_cert(cn: &str, dns: &[&str], ips: &[&str]) -> (X509, PKey<Private>) {
     b.append_extension(san).expect("san");
     b.sign(&key, MessageDigest::sha256()).expect("sign");
     (b.build(), key)
+}
+
+/// A server-side acceptor for `cert` that requires a client certificate verified by
+/// `client_ca`.
+pub fn client_auth_acceptor(
+    cert: &TestCert,
+    client_ca: &TestCert,
+) -> Result<SslAcceptor, openssl::error::ErrorStack> {
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+    b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
+    b.set_private_key(&cert.key)?;
+    b.set_certificate(&cert.cert)?;
+    b.check_private_key()?;
+    b.cert_store_mut().add_cert(client_ca.cert.clone())?;
+    b.set_verify(
+        openssl::ssl::SslVerifyMode::PEER | openssl::ssl::SslVerifyMode::FAIL_IF_NO_PEER_CERT,
+    );
+    Ok(b.build())
 }
 
 /// A server-side TLS acceptor (TLS 1.2 and later) for `cert`.

@@ -1,0 +1,126 @@
+//! The byte stream under a connection: a TCP socket or a Unix socket (`unix:/path`, for
+//! LMTP), with the few socket calls the connection makes (timeouts, a non-blocking peek,
+//! shutdown) on either; and [`Peer`], what the connection reached, for the transcript.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A connected stream socket.
+#[derive(Debug)]
+pub enum Sock {
+    /// TCP.
+    Tcp(TcpStream),
+    /// A Unix stream socket.
+    Unix(UnixStream),
+}
+
+impl Sock {
+    /// `SO_RCVTIMEO`.
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.set_read_timeout(t),
+            Sock::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    /// `SO_SNDTIMEO`.
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.set_write_timeout(t),
+            Sock::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+
+    /// `O_NONBLOCK`.
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.set_nonblocking(on),
+            Sock::Unix(s) => s.set_nonblocking(on),
+        }
+    }
+
+    /// How many bytes wait to be read (at most `buf.len()`), without taking them. Over TCP
+    /// they are copied into `buf`; over a Unix socket only the count is given (std's
+    /// `UnixStream::peek` is not stable, and socket2's peek fills uninitialised memory this
+    /// crate can't read without `unsafe`), which is all the connection asks.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.peek(buf),
+            Sock::Unix(s) => {
+                let mut tmp = vec![MaybeUninit::<u8>::uninit(); buf.len()];
+                socket2::SockRef::from(s).peek(&mut tmp)
+            }
+        }
+    }
+
+    /// A second handle on the same socket.
+    pub fn try_clone(&self) -> io::Result<Sock> {
+        Ok(match self {
+            Sock::Tcp(s) => Sock::Tcp(s.try_clone()?),
+            Sock::Unix(s) => Sock::Unix(s.try_clone()?),
+        })
+    }
+
+    /// Shut down one or both directions.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.shutdown(how),
+            Sock::Unix(s) => s.shutdown(how),
+        }
+    }
+}
+
+impl Read for Sock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.read(buf),
+            Sock::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Sock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.write(buf),
+            Sock::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.flush(),
+            Sock::Unix(s) => s.flush(),
+        }
+    }
+}
+
+/// What a connection reached, as the transcript shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// A TCP address, reached directly.
+    Tcp(SocketAddr),
+    /// A Unix socket.
+    Unix(PathBuf),
+    /// Through a SOCKS5 proxy: the proxy's address and the destination asked for.
+    Proxied {
+        /// The proxy.
+        proxy: SocketAddr,
+        /// The destination as sent to the proxy (`host:port` or `addr:port`).
+        dest: String,
+    },
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Tcp(a) => write!(f, "{a}"),
+            Peer::Unix(p) => write!(f, "unix:{}", p.display()),
+            Peer::Proxied { proxy, dest } => write!(f, "{dest} via SOCKS5 proxy {proxy}"),
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The session's extension steps around the message: the envelope checks (SMTPUTF8, DSN),
+//! the SIZE check before `:send`, and CHUNKING (RFC 3030): a typed `BDAT n [LAST]` whose
+//! data lines follow it, and `:send --bdat FILE` streamed in counted chunks.
+
+use std::io::{Read, Seek};
+use std::path::Path;
+use std::time::Instant;
+
+use super::{Session, Stage};
+use crate::error::Error;
+use crate::smtp::bdat::{Bdat, CrlfEncoder};
+use crate::smtp::data::BodySummary;
+use crate::smtp::ext;
+use crate::smtp::reply::Reply;
+use crate::transcript::Event;
+
+/// How much of a file one BDAT chunk carries (before CRLF normalisation).
+const CHUNK_INPUT: usize = 256 * 1024;
+
+/// How `:send` sends a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOptions {
+    /// In BDAT chunks (RFC 3030) instead of DATA.
+    pub bdat: bool,
+    /// Refuse, before anything is sent, a file over the server's SIZE limit.
+    pub size_check: bool,
+}
+
+impl Default for SendOptions {
+    fn default() -> SendOptions {
+        SendOptions {
+            bdat: false,
+            size_check: true,
+        }
+    }
+}
+
+/// A typed `BDAT n [LAST]` whose data is still being typed.
+#[derive(Debug, Clone)]
+pub(super) struct Chunk {
+    left: u64,
+    size: u64,
+    last: bool,
+    lines: u64,
+}
+
+impl Session {
+    /// The octets still owed to a typed `BDAT n`, if one is open (for the prompt).
+    pub fn chunk_left(&self) -> Option<u64> {
+        self.chunk.as_ref().map(|c| c.left)
+    }
+
+    /// SMTPUTF8 and DSN checks of a MAIL or RCPT line (see [`ext::check_envelope`]): a
+    /// refusal sends nothing; warnings are shown and the line goes.
+    pub(super) fn check_envelope(&mut self, line: &str) -> Result<(), Error> {
+        let warnings = ext::check_envelope(line, self.caps.as_ref())
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        for w in warnings {
+            self.warn(w);
+        }
+        Ok(())
+    }
+
+    /// RFC 1870: refuse a file over the server's SIZE limit before DATA or BDAT, so nothing
+    /// is sent that the server will throw away at the end. The size is the message with CRLF
+    /// line ends (what the server counts), worked out by a first read of the file when its
+    /// length alone does not decide.
+    pub(super) fn check_file_size(
+        &mut self,
+        file: &mut std::fs::File,
+        path: &Path,
+        opts: SendOptions,
+    ) -> Result<(), Error> {
+        let Some(limit) = self.caps.as_ref().and_then(|c| c.size()).filter(|&l| l > 0) else {
+            return Ok(());
+        };
+        if !opts.size_check {
+            return Ok(());
+        }
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        if !meta.is_file() {
+            self.note(format!(
+                "{} is not a regular file: its size can't be checked against SIZE {limit} first",
+                path.display()
+            ));
+            return Ok(());
+        }
+        // CRLF normalisation only adds octets, at most one per input octet (plus a final
+        // CRLF): the file's length bounds the message size from both sides.
+        let len = meta.len();
+        let size = if len > limit {
+            len
+        } else if len.saturating_mul(2).saturating_add(2) <= limit {
+            return Ok(());
+        } else {
+            let size = measure(file, path)?;
+            file.rewind()
+                .map_err(|e| Error::Usage(format!("cannot read {} again: {e}", path.display())))?;
+            size
+        };
+        if let Some(limit) = ext::over_size_limit(size, self.caps.as_ref()) {
+            return Err(Error::Usage(format!(
+                "refused: {} is a {size}-octet message (CRLF line ends, RFC 1870 §3) and the server's SIZE limit is {limit}; nothing was sent (:send --no-size-check sends it anyway)",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `:send --bdat FILE`: the message in BDAT chunks of the file's CRLF-normalised bytes,
+    /// never dot-stuffed (RFC 3030 §2), the last one marked LAST; each chunk's reply is read
+    /// before the next goes. Memory stays bounded: one chunk at a time.
+    pub(super) fn send_file_bdat(
+        &mut self,
+        mut file: std::fs::File,
+        path: &Path,
+    ) -> Result<Reply, Error> {
+        self.require_chunking()?;
+        self.guard(|s| {
+            s.settle_owed()?;
+            let mut enc = CrlfEncoder::new();
+            let mut input = vec![0u8; CHUNK_INPUT];
+            let mut pending: Vec<u8> = Vec::with_capacity(2 * CHUNK_INPUT + 2);
+            loop {
+                let n = loop {
+                    match file.read(&mut input) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            // A chunked message can't be taken back: end the connection rather
+                            // than let a truncated message through with the next LAST.
+                            return Err(Error::Io(std::io::Error::new(
+                                e.kind(),
+                                format!("reading {} failed mid-message: {e}", path.display()),
+                            )));
+                        }
+                    }
+                };
+                if n == 0 {
+                    let summary = enc.finish(&mut pending);
+                    return s.send_chunk(&pending, true, Some((summary, path)));
+                }
+                if !pending.is_empty() {
+                    let r = s.send_chunk(&pending, false, None)?;
+                    if r.code.value() != 250 {
+                        s.warn(format!(
+                            "the server answered {} to a BDAT chunk; the rest of {} was not sent (RSET before the next message)",
+                            r.code,
+                            path.display()
+                        ));
+                        return Ok(r);
+                    }
+                }
+                pending.clear();
+                enc.encode(&input[..n], &mut pending);
+            }
+        })
+    }
+
+    /// One BDAT command and its data in one write, then its reply (for the LAST chunk, the
+    /// end of the message: one reply, or one per recipient under LMTP).
+    fn send_chunk(
+        &mut self,
+        data: &[u8],
+        last: bool,
+        end: Option<(BodySummary, &Path)>,
+    ) -> Result<Reply, Error> {
+        let cmd = Bdat {
+            size: data.len() as u64,
+            last,
+        };
+        let line = cmd.line();
+        let mut wire = Vec::with_capacity(line.len() + 2 + data.len());
+        wire.extend_from_slice(line.as_bytes());
+        wire.extend_from_slice(b"\r\n");
+        wire.extend_from_slice(data);
+        let timeout = self.config.timeout;
+        let tls = self.state.tls;
+        self.conn()?.send(&wire, timeout)?;
+        self.emit(Event::Sent {
+            line,
+            tls,
+            redacted: false,
+        });
+        self.state.stage = Stage::Data;
+        if let Some((summary, path)) = end {
+            self.body_summary(summary, Some(path.display().to_string()));
+            let r = self.read_end_of_data()?;
+            self.state.stage = Stage::Idle;
+            return Ok(r);
+        }
+        let start = Instant::now();
+        let r = self.read_reply()?;
+        self.show_reply(&r, start, None);
+        Ok(r)
+    }
+
+    fn body_summary(&mut self, summary: BodySummary, file: Option<String>) {
+        for l in &summary.long_lines {
+            self.warn(format!(
+                "line {} is {} octets, over the 998 of RFC 5322 §2.1.1; sent as it is, not split",
+                l.line, l.len
+            ));
+        }
+        self.emit(Event::Body {
+            lines: summary.lines,
+            bytes: summary.wire_bytes,
+            stuffed: 0,
+            fixed_endings: summary.fixed_endings,
+            file,
+        });
+    }
+
+    /// BDAT data sent to a server that does not know BDAT would be read as commands: refuse
+    /// unless the last EHLO advertised CHUNKING.
+    fn require_chunking(&self) -> Result<(), Error> {
+        if self.caps.as_ref().is_some_and(|c| c.has("CHUNKING")) {
+            return Ok(());
+        }
+        Err(Error::Usage(
+            "refused: the server did not advertise CHUNKING in its last EHLO, so it would read BDAT data as commands; nothing was sent (RFC 3030; :raw sends it anyway)".into(),
+        ))
+    }
+
+    /// A typed `BDAT n [LAST]` (RFC 3030 §2). The command goes at once; the lines typed after
+    /// it are its data (each with CRLF, never dot-stuffed) until `n` octets were sent, and then
+    /// the reply is read. `BDAT 0 LAST` has no data and is answered at once. `Ok(None)` while
+    /// data is owed.
+    pub fn bdat(&mut self, line: &str) -> Result<Option<Reply>, Error> {
+        crate::smtp::command::check_line(line.as_bytes())?;
+        if self.in_body() {
+            return Err(Error::Usage(
+                "in body mode: finish the body or chunk first".into(),
+            ));
+        }
+        let cmd = Bdat::parse(line).map_err(Error::Usage)?;
+        self.conn()?;
+        self.require_chunking()?;
+        self.guard(|s| {
+            s.settle_owed()?;
+            let wire = format!("{line}\r\n");
+            s.send_line(wire.as_bytes(), line.to_string(), false)?;
+            s.state.stage = Stage::Data;
+            s.chunk = Some(Chunk {
+                left: cmd.size,
+                size: cmd.size,
+                last: cmd.last,
+                lines: 0,
+            });
+            if cmd.size == 0 {
+                return s.end_chunk().map(Some);
+            }
+            s.note(format!(
+                "the next {} octets are the chunk: each line typed counts with its CRLF; no dot-stuffing (RFC 3030)",
+                cmd.size
+            ));
+            Ok(None)
+        })
+    }
+
+    /// One typed line of BDAT data. A line that fills the chunk exactly without its CRLF is
+    /// sent without it; a line that would overrun the chunk is refused (nothing sent).
+    pub(super) fn chunk_line(&mut self, line: &str) -> Result<Option<Reply>, Error> {
+        let left = self.chunk.as_ref().map_or(0, |c| c.left);
+        let n = line.len() as u64;
+        let with_crlf = n + 2 <= left;
+        if !with_crlf && n != left {
+            return Err(Error::Usage(format!(
+                "refused: this line is {} octets with its CRLF and the chunk has {left} left; nothing was sent (BDAT counts octets; type at most {left})",
+                n + 2
+            )));
+        }
+        self.guard(|s| {
+            let mut wire = line.as_bytes().to_vec();
+            if with_crlf {
+                wire.extend_from_slice(b"\r\n");
+            }
+            let timeout = s.config.timeout;
+            let tls = s.state.tls;
+            s.conn()?.send(&wire, timeout)?;
+            s.emit(Event::BodyLine {
+                line: crate::smtp::escape::escape_bytes(line.as_bytes()),
+                tls,
+            });
+            let c = s.chunk.as_mut().expect("chunk mode");
+            c.left -= wire.len() as u64;
+            c.lines += 1;
+            if c.left > 0 {
+                return Ok(None);
+            }
+            s.end_chunk().map(Some)
+        })
+    }
+
+    /// All octets of a typed chunk are sent: read its reply.
+    fn end_chunk(&mut self) -> Result<Reply, Error> {
+        let c = self.chunk.take().expect("chunk mode");
+        if c.last {
+            self.emit(Event::Body {
+                lines: c.lines,
+                bytes: c.size,
+                stuffed: 0,
+                fixed_endings: 0,
+                file: None,
+            });
+            let r = self.read_end_of_data()?;
+            self.state.stage = Stage::Idle;
+            return Ok(r);
+        }
+        let start = Instant::now();
+        let r = self.read_reply()?;
+        self.show_reply(&r, start, None);
+        Ok(r)
+    }
+}
+
+/// The RFC 1870 size of a file sent as a message: its bytes with CRLF line ends.
+fn measure(file: &mut std::fs::File, path: &Path) -> Result<u64, Error> {
+    let mut enc = CrlfEncoder::new();
+    let mut input = vec![0u8; CHUNK_INPUT];
+    let mut out = Vec::with_capacity(2 * CHUNK_INPUT + 2);
+    loop {
+        let n = match file.read(&mut input) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::Usage(format!("cannot read {}: {e}", path.display()))),
+        };
+        out.clear();
+        enc.encode(&input[..n], &mut out);
+    }
+    out.clear();
+    Ok(enc.finish(&mut out).wire_bytes)
+}
