@@ -3,9 +3,7 @@
 //! encoder only makes every line end CRLF (safety rule 4, as for DATA) and ends the message
 //! with one, whatever the chunk boundaries, keeping the counts the transcript shows.
 
-use memchr::memchr2;
-
-use super::data::{BodySummary, LongLine};
+use super::data::{BodySummary, DotStuffer};
 
 /// A `BDAT` command line: `BDAT size [LAST]` (RFC 3030 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,18 +55,17 @@ impl Bdat {
     }
 }
 
-/// RFC 5322 §2.1.1: 998 octets without the CRLF.
-const MAX_LINE: u64 = 998;
-/// How many long lines the summary keeps, as for DATA.
-const LONG_LINES_KEPT: usize = 100;
+/// Streaming CRLF normaliser for BDAT data: the DATA encoder with no dot-stuffing and no
+/// end-of-data line ([`DotStuffer::crlf_only`]). Call [`CrlfEncoder::encode`] per chunk of
+/// input and [`CrlfEncoder::finish`] at the end; each call's output can go out as one BDAT
+/// chunk.
+#[derive(Debug)]
+pub struct CrlfEncoder(DotStuffer);
 
-/// Streaming CRLF normaliser for BDAT data. Call [`CrlfEncoder::encode`] per chunk of input
-/// and [`CrlfEncoder::finish`] at the end; each call's output can go out as one BDAT chunk.
-#[derive(Debug, Default)]
-pub struct CrlfEncoder {
-    line_len: u64,
-    held_cr: bool,
-    summary: BodySummary,
+impl Default for CrlfEncoder {
+    fn default() -> CrlfEncoder {
+        CrlfEncoder(DotStuffer::crlf_only())
+    }
 }
 
 impl CrlfEncoder {
@@ -80,90 +77,19 @@ impl CrlfEncoder {
     /// Encode `input`, appending to `out`. A CR at the end of `input` is held until the next
     /// call tells whether an LF follows.
     pub fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        if input.is_empty() {
-            return;
-        }
-        let before = out.len();
-        out.reserve(input.len() + 16);
-        let mut i = 0;
-        if self.held_cr {
-            self.held_cr = false;
-            if input[0] == b'\n' {
-                i = 1;
-            } else {
-                self.summary.fixed_endings += 1;
-            }
-            out.extend_from_slice(b"\r\n");
-            self.end_line();
-        }
-        let mut run = i;
-        while let Some(off) = memchr2(b'\r', b'\n', &input[i..]) {
-            let end = i + off;
-            self.line_len += off as u64;
-            if input[end] == b'\r' {
-                match input.get(end + 1) {
-                    Some(b'\n') => {
-                        self.end_line();
-                        i = end + 2;
-                        continue;
-                    }
-                    None => {
-                        out.extend_from_slice(&input[run..end]);
-                        self.held_cr = true;
-                        self.summary.wire_bytes += (out.len() - before) as u64;
-                        return;
-                    }
-                    Some(_) => out.extend_from_slice(&input[run..end]),
-                }
-            } else {
-                out.extend_from_slice(&input[run..end]);
-            }
-            // A bare CR or LF (RFC 5321 §2.3.8) becomes CRLF.
-            out.extend_from_slice(b"\r\n");
-            self.summary.fixed_endings += 1;
-            self.end_line();
-            i = end + 1;
-            run = i;
-        }
-        self.line_len += (input.len() - i) as u64;
-        out.extend_from_slice(&input[run..]);
-        self.summary.wire_bytes += (out.len() - before) as u64;
+        self.0.encode(input, out);
     }
 
     /// End the message: the held CR, or a CRLF when the last line had none.
-    pub fn finish(mut self, out: &mut Vec<u8>) -> BodySummary {
-        let before = out.len();
-        if self.held_cr {
-            self.summary.fixed_endings += 1;
-            out.extend_from_slice(b"\r\n");
-            self.end_line();
-        } else if self.line_len > 0 {
-            out.extend_from_slice(b"\r\n");
-            self.end_line();
-        }
-        self.summary.wire_bytes += (out.len() - before) as u64;
-        self.summary
-    }
-
-    fn end_line(&mut self) {
-        let s = &mut self.summary;
-        s.lines += 1;
-        if self.line_len > MAX_LINE {
-            s.long_line_count += 1;
-            if s.long_lines.len() < LONG_LINES_KEPT {
-                s.long_lines.push(LongLine {
-                    line: s.lines,
-                    len: self.line_len,
-                });
-            }
-        }
-        self.line_len = 0;
+    pub fn finish(self, out: &mut Vec<u8>) -> BodySummary {
+        self.0.finish(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smtp::data::LongLine;
 
     #[test]
     fn bdat_lines() {

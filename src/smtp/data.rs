@@ -47,6 +47,8 @@ pub struct DotStuffer {
     line_len: u64,
     /// The last input byte was a CR; whether it starts a CRLF depends on the next byte.
     held_cr: bool,
+    /// Line ends only, no dot-stuffing and no end-of-data line: BDAT data (RFC 3030 §2).
+    crlf_only: bool,
     summary: BodySummary,
 }
 
@@ -54,6 +56,15 @@ impl DotStuffer {
     /// A new encoder at the start of a body.
     pub fn new() -> DotStuffer {
         DotStuffer::default()
+    }
+
+    /// An encoder that only canonicalises line ends, for BDAT: chunks are counted, so
+    /// there is no dot-stuffing and no end-of-data line (RFC 3030 §2).
+    pub fn crlf_only() -> DotStuffer {
+        DotStuffer {
+            crlf_only: true,
+            ..DotStuffer::default()
+        }
     }
     /// Encode `input`, appending wire bytes to `out`. A CR at the end of `input` is held until
     /// the next call tells whether an LF follows.
@@ -79,7 +90,7 @@ impl DotStuffer {
         let mut run = i;
         while i < input.len() {
             // RFC 5321 §4.5.2: a line starting with a dot gets one more.
-            if self.line_len == 0 && input[i] == b'.' {
+            if !self.crlf_only && self.line_len == 0 && input[i] == b'.' {
                 out.extend_from_slice(&input[run..i]);
                 out.push(b'.');
                 run = i;
@@ -123,7 +134,8 @@ impl DotStuffer {
         out.extend_from_slice(&input[run..]);
         self.summary.wire_bytes += (out.len() - before) as u64;
     }
-    /// End the body: a CRLF if the last line had none, then `.\r\n`.
+    /// End the body: a CRLF if the last line had none, then `.\r\n` (without it for
+    /// [`DotStuffer::crlf_only`]).
     pub fn finish(mut self, out: &mut Vec<u8>) -> BodySummary {
         let before = out.len();
         if self.held_cr {
@@ -136,7 +148,9 @@ impl DotStuffer {
             self.end_line();
         }
         // §4.1.1.4: the body ends with CRLF.CRLF; its first CRLF ended the last line.
-        out.extend_from_slice(b".\r\n");
+        if !self.crlf_only {
+            out.extend_from_slice(b".\r\n");
+        }
         self.summary.wire_bytes += (out.len() - before) as u64;
         self.summary
     }
