@@ -60,22 +60,6 @@ fn shows_fingerprint(run: &Run, cert: &TestCert) -> bool {
     })
 }
 
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------------------
 // The harness itself
 // ---------------------------------------------------------------------------------------

@@ -41,22 +41,6 @@ fn quit() -> [Step; 2] {
     [expect("QUIT"), send("221 2.0.0 bye\r\n")]
 }
 
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------------------
 // AUTH LOGIN with an initial response
 // ---------------------------------------------------------------------------------------

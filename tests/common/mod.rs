@@ -1248,3 +1248,19 @@ fn normalise_replaces_times_and_queue_ids_only() {
         "S: 250 [2.0.0] queued as ID  (T ms)\n{\"code\":250,\"ms\":T}"
     );
 }
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
