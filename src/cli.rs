@@ -44,6 +44,9 @@ EXAMPLES:
   Check a server from CI (exit status says how it went):
     printf 'EHLO ci.example\\nMAIL FROM:<ci@example.org>\\n:expect 250\\nQUIT\\n' | smtpsh mail.example.org
     smtpsh --script check.smtp --user ci --password-file /run/secrets/smtp mail.example.org:587
+  Learn SMTP on the built-in practice server, or serve it to a classroom:
+    smtpsh --practice
+    smtpsh --serve 0.0.0.0:2525 --cert-out class.pem
 
 ENVIRONMENT:
   SMTPSH_PASSWORD   password for :auth when --password-file is not given
