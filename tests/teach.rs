@@ -250,3 +250,33 @@ impl WaitTimeout for std::process::Child {
         self.kill()
     }
 }
+
+/// The example scripts also run against the practice server, which follows the same rules
+/// as a real MTA for them (unknown `no-such…` users 550, SIZE 552). It accepts any other
+/// recipient — it relays, as far as the open-relay check can tell — so that check fails there.
+#[test]
+fn example_scripts_against_the_practice_server() {
+    let dir = format!("{}/examples", env!("CARGO_MANIFEST_DIR"));
+    for (script, code) in [
+        ("recipient-check.smtp", 0),
+        ("size-limit-check.smtp", 0),
+        ("bulk-send.smtp", 0),
+        ("open-relay-check.smtp", 1),
+    ] {
+        let mut cmd = smtpsh();
+        cmd.args(["--practice", "--script", &format!("{dir}/{script}")]);
+        let run = run(&mut cmd);
+        assert_eq!(run.code, Some(code), "{script}\n{}", run.describe());
+    }
+    let mut cmd = smtpsh();
+    cmd.args([
+        "--practice",
+        "--starttls",
+        "--user",
+        "alice",
+        "--script",
+        &format!("{dir}/submission-check.smtp"),
+    ])
+    .env("SMTPSH_PASSWORD", "alicepass");
+    run(&mut cmd).assert_code(0);
+}
