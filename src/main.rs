@@ -1,6 +1,8 @@
 //! The `smtpsh` binary: parse the command line, pick the mode (script or interactive),
 //! and turn the outcome into an exit status — the one place that does.
 
+#![forbid(unsafe_code)]
+
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
