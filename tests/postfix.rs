@@ -774,8 +774,10 @@ fn peak_kib(args: &[&str], script: &std::path::Path) -> Result<(u64, String), St
 }
 
 /// 1,000 and 3,000 messages in one session against Postfix's smtp-sink: every one accepted,
-/// and the peak memory the same within 512 KiB (no leak, no growth per message: the
-/// transcript keeps a bounded tail, see `transcript::KEEP_BYTES`).
+/// and the peak memory the same within 1 MiB (no leak, no growth per message: the transcript
+/// keeps a bounded tail, see `transcript::KEEP_BYTES`). A leak of even 512 bytes a message
+/// would add 1 MiB over the 2,000 more messages; the allocator alone varies by about half
+/// that between runs of a debug build.
 fn thousand_messages_flat_memory() -> Outcome {
     let port = TcpStreamPort::free()?;
     let addr = format!("127.0.0.1:{port}");
@@ -818,7 +820,7 @@ fn thousand_messages_flat_memory() -> Outcome {
             "peak memory: 1000 messages {} KiB, 3000 messages {} KiB",
             peaks[0], peaks[1]
         );
-        if peaks[1] > peaks[0] + 512 {
+        if peaks[1] > peaks[0] + 1024 {
             return Err(format!("memory grew with the message count: {peaks:?} KiB"));
         }
         Ok(())
