@@ -185,8 +185,17 @@ impl Session {
             redacted: false,
         });
         self.state.stage = Stage::Data;
+        let last = end.is_some();
         if let Some((summary, path)) = end {
             self.body_summary(summary, Some(path.display().to_string()));
+        }
+        self.chunk_reply(last)
+    }
+
+    /// The reply to a BDAT chunk: for the LAST one, the end of the message (one reply, or
+    /// one per recipient under LMTP), which ends the transaction.
+    fn chunk_reply(&mut self, last: bool) -> Result<Reply, Error> {
+        if last {
             let r = self.read_end_of_data()?;
             self.state.stage = Stage::Idle;
             return Ok(r);
@@ -305,14 +314,8 @@ impl Session {
                 fixed_endings: 0,
                 file: None,
             });
-            let r = self.read_end_of_data()?;
-            self.state.stage = Stage::Idle;
-            return Ok(r);
         }
-        let start = Instant::now();
-        let r = self.read_reply()?;
-        self.show_reply(&r, start, None);
-        Ok(r)
+        self.chunk_reply(c.last)
     }
 }
 

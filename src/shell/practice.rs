@@ -93,6 +93,15 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Recipients as `<a@x> <b@y>`.
+fn angle_list(rcpts: &[String]) -> String {
+    rcpts
+        .iter()
+        .map(|r| format!("<{r}>"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `:inbox` (list) and `:inbox N` (one message).
 pub fn inbox(n: Option<usize>) -> Result<String, Error> {
     let Some(mb) = INBOX.get() else {
@@ -116,11 +125,7 @@ pub fn inbox(n: Option<usize>) -> Result<String, Error> {
                 m.id,
                 m.size,
                 m.from,
-                m.rcpts
-                    .iter()
-                    .map(|r| format!("<{r}>"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                angle_list(&m.rcpts),
                 if m.tls { "  tls" } else { "" },
                 m.auth_user
                     .as_ref()
@@ -139,11 +144,7 @@ pub fn inbox(n: Option<usize>) -> Result<String, Error> {
         "message {n} ({}), from <{}> to {}, greeted as {}{}{}\n",
         m.id,
         m.from,
-        m.rcpts
-            .iter()
-            .map(|r| format!("<{r}>"))
-            .collect::<Vec<_>>()
-            .join(" "),
+        angle_list(&m.rcpts),
         m.helo,
         if m.tls { ", over TLS" } else { "" },
         m.auth_user

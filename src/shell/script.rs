@@ -165,16 +165,20 @@ impl Runner<'_> {
         reply: Option<&Reply>,
     ) -> anyhow::Result<()> {
         if !exec::check_expect(self.session, spec, reply) {
-            let got = reply
-                .map(|r| r.code.to_string())
-                .unwrap_or_else(|| "no reply".into());
-            self.fail(format!(
-                "{}:{line_no}: expected {}, got {got}",
-                self.name,
-                spec.as_str()
-            ))?;
+            self.missed(line_no, spec.as_str(), reply)?;
         }
         Ok(())
+    }
+
+    /// A missed `:expect` at `line_no`: one message for lockstep and pipelined scripts.
+    fn missed(&mut self, line_no: usize, spec: &str, reply: Option<&Reply>) -> anyhow::Result<()> {
+        let got = reply
+            .map(|r| r.code.to_string())
+            .unwrap_or_else(|| "no reply".into());
+        self.fail(format!(
+            "{}:{line_no}: expected {spec}, got {got}",
+            self.name
+        ))
     }
 
     fn note_reply(&mut self, line_no: usize, command: &str, r: Reply) -> Option<Unchecked> {
@@ -333,12 +337,8 @@ pub fn run(
                 rcpt_unchecked = r.rcpt_failures(line_no, &mut unchecked);
             }
             Step::Expect { ok: false, spec } => {
-                let got = r
-                    .session
-                    .last_reply()
-                    .map(|x| x.code.to_string())
-                    .unwrap_or_else(|| "no reply".into());
-                r.fail(format!("{}: expected {spec}, got {got}", at()))?;
+                let last = r.session.last_reply().cloned();
+                r.missed(line_no, &spec, last.as_ref())?;
             }
             Step::Expect { ok: true, spec } => match spec.strip_prefix('<') {
                 Some(named) => {
