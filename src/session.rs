@@ -831,6 +831,12 @@ impl Session {
     }
 
     fn end_body(&mut self, summary: BodySummary, file: Option<String>) -> Result<Reply, Error> {
+        self.body_summary(summary, file);
+        self.end_of_message()
+    }
+
+    /// What a body was (DATA or BDAT): its long lines, then the summary event.
+    fn body_summary(&mut self, summary: BodySummary, file: Option<String>) {
         for l in &summary.long_lines {
             self.warn(format!(
                 "body line {} is {} octets, over the 998 of RFC 5322 §2.1.1; sent as it is, not split",
@@ -850,6 +856,11 @@ impl Session {
             fixed_endings: summary.fixed_endings,
             file,
         });
+    }
+
+    /// The reply to the end of a message (one, or one per recipient under LMTP): the
+    /// transaction is over.
+    fn end_of_message(&mut self) -> Result<Reply, Error> {
         let r = self.read_end_of_data()?;
         self.state.stage = Stage::Idle;
         Ok(r)

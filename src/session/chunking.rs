@@ -196,30 +196,12 @@ impl Session {
     /// one per recipient under LMTP), which ends the transaction.
     fn chunk_reply(&mut self, last: bool) -> Result<Reply, Error> {
         if last {
-            let r = self.read_end_of_data()?;
-            self.state.stage = Stage::Idle;
-            return Ok(r);
+            return self.end_of_message();
         }
         let start = Instant::now();
         let r = self.read_reply()?;
         self.show_reply(&r, start, None);
         Ok(r)
-    }
-
-    fn body_summary(&mut self, summary: BodySummary, file: Option<String>) {
-        for l in &summary.long_lines {
-            self.warn(format!(
-                "line {} is {} octets, over the 998 of RFC 5322 §2.1.1; sent as it is, not split",
-                l.line, l.len
-            ));
-        }
-        self.emit(Event::Body {
-            lines: summary.lines,
-            bytes: summary.wire_bytes,
-            stuffed: 0,
-            fixed_endings: summary.fixed_endings,
-            file,
-        });
     }
 
     /// BDAT data sent to a server that does not know BDAT would be read as commands: refuse
