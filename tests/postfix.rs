@@ -12,8 +12,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -37,7 +36,7 @@ fn main() {
     let mut trials = trials();
     // `--list` output is parsed by tools: print nothing extra, fail nothing.
     if !args.list
-        && let Err(why) = probe()
+        && let Err(why) = postfix_probe(PROBE_ADDR)
     {
         if std::env::var("SMTPSH_REQUIRE_POSTFIX").is_ok_and(|v| v == "1") {
             eprintln!(
@@ -161,38 +160,6 @@ fn trials() -> Vec<Trial> {
     list.iter()
         .map(|&(name, f)| Trial::test(name, move || f().map_err(Failed::from)))
         .collect()
-}
-
-/// Postfix is there: a connection to 127.0.0.1:2525 gets a 220 within 2 s.
-fn probe() -> Result<(), String> {
-    let addr: SocketAddr = PROBE_ADDR.parse().expect("address");
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .map_err(|e| format!("connect: {e}"))?;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 512];
-    while !got.contains(&b'\n') {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err("no greeting within 2 s".into());
-        }
-        s.set_read_timeout(Some(left))
-            .map_err(|e| format!("set_read_timeout: {e}"))?;
-        match s.read(&mut buf) {
-            Ok(0) => return Err("closed before a greeting".into()),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => return Err(format!("no greeting: {e}")),
-        }
-    }
-    let _ = s.write_all(b"QUIT\r\n");
-    if got.starts_with(b"220") {
-        Ok(())
-    } else {
-        Err(format!(
-            "the greeting is not a 220: {:?}",
-            String::from_utf8_lossy(&got)
-        ))
-    }
 }
 
 // ---------------------------------------------------------------------------------------

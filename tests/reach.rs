@@ -567,26 +567,6 @@ fn bad_source_addresses() {
 // Peer programs: found, started on a free loopback port, stopped by PID
 // ---------------------------------------------------------------------------------------
 
-/// Whether a missing peer program fails the test (CI) or skips it (a developer's machine).
-fn peers_required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-        || std::env::var("SMTPSH_REQUIRE_PEERS").is_ok_and(|v| v == "1")
-}
-
-/// `path` if it exists; otherwise `None` after a note, or a panic when peers are required.
-fn peer_program(path: &'static str, package: &str) -> Option<&'static str> {
-    if Path::new(path).exists() {
-        return Some(path);
-    }
-    if peers_required() {
-        panic!(
-            "{path} is missing (apt-get install {package}); CI and SMTPSH_REQUIRE_PEERS=1 need it"
-        );
-    }
-    println!("skipped: {path} is not installed (apt-get install {package})");
-    None
-}
-
 /// A free port on 127.0.0.1 (bound, then released for the peer to take).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -8,52 +8,6 @@ mod common;
 
 use std::path::Path;
 
-/// Replace what varies between runs.
-fn stable(text: &str) -> String {
-    let mut out = Vec::new();
-    for line in common::normalise(text).lines() {
-        let mut l = line.to_string();
-        // 127.0.0.1:PORT, every occurrence.
-        let mut from = 0;
-        while let Some(i) = l[from..].find("127.0.0.1:").map(|i| from + i + 10) {
-            let end = l[i..]
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or(l.len(), |j| i + j);
-            l.replace_range(i..end, "PORT");
-            from = i;
-        }
-        // Queue ids: 14 upper-case hex digits.
-        let words: Vec<String> = l
-            .split(' ')
-            .map(|w| {
-                let core = w.trim_matches(|c| c == '(' || c == ')' || c == ',');
-                if core.len() == 14
-                    && core
-                        .chars()
-                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
-                {
-                    w.replace(core, "QUEUEID")
-                } else {
-                    w.to_string()
-                }
-            })
-            .collect();
-        l = words.join(" ");
-        // CRAM-MD5 challenges are fresh every time (RFC 2195): so are their decodings.
-        if l.contains(" 334 ") && l.len() > 40 {
-            l = format!("{} CHALLENGE", &l[..l.find(" 334 ").unwrap() + 4]);
-        }
-        if l.starts_with("* challenge decodes to: <") {
-            l = "* challenge decodes to: <CHALLENGE>".to_string();
-        }
-        if l.starts_with("*   sha256") || l.starts_with("*   valid") {
-            l = l.split("  ").next().unwrap_or("").to_string();
-        }
-        out.push(l);
-    }
-    out.join("\n")
-}
-
 fn run_lesson(script: &str) -> String {
     let out = std::process::Command::new(common::BIN)
         .args([
@@ -123,8 +77,8 @@ fn every_lesson_gives_the_transcript_shown() {
             rewritten.push_str("```\n");
         } else {
             assert_eq!(
-                stable(shown),
-                stable(&got),
+                common::stable(shown),
+                common::stable(&got),
                 "lesson {lessons} of docs/tutorial.md no longer gives the transcript shown:\n{script}"
             );
         }

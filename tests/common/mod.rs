@@ -1222,6 +1222,111 @@ pub fn normalise(s: &str) -> String {
     out
 }
 
+/// A transcript with what varies from run to run replaced, line by line: times (as
+/// [`normalise`]), `127.0.0.1:PORT`, 14-digit queue ids, CRAM-MD5 challenges, certificate
+/// fingerprints and validity dates. Used where a document shows a real transcript
+/// (docs/tutorial.md, README.md).
+pub fn stable(text: &str) -> String {
+    let mut out = Vec::new();
+    for line in normalise(text).lines() {
+        let mut l = line.to_string();
+        // 127.0.0.1:PORT, every occurrence.
+        let mut from = 0;
+        while let Some(i) = l[from..].find("127.0.0.1:").map(|i| from + i + 10) {
+            let end = l[i..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(l.len(), |j| i + j);
+            l.replace_range(i..end, "PORT");
+            from = i;
+        }
+        // Queue ids: 14 upper-case hex digits.
+        let words: Vec<String> = l
+            .split(' ')
+            .map(|w| {
+                let core = w.trim_matches(|c| c == '(' || c == ')' || c == ',');
+                if core.len() == 14
+                    && core
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
+                {
+                    w.replace(core, "QUEUEID")
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect();
+        l = words.join(" ");
+        // CRAM-MD5 challenges are fresh every time (RFC 2195): so are their decodings.
+        if l.contains(" 334 ") && l.len() > 40 {
+            l = format!("{} CHALLENGE", &l[..l.find(" 334 ").unwrap() + 4]);
+        }
+        if l.starts_with("* challenge decodes to: <") {
+            l = "* challenge decodes to: <CHALLENGE>".to_string();
+        }
+        if let Some(i) = l.find("SHA-256 ") {
+            l.truncate(i + "SHA-256".len());
+        }
+        if l.starts_with("*   sha256") || l.starts_with("*   valid") {
+            l = l.split("  ").next().unwrap_or("").to_string();
+        }
+        out.push(l);
+    }
+    out.join("\n")
+}
+
+/// The test Postfix (ci/postfix-setup.sh) is there: a connection to `addr` gets a 220
+/// within 2 s.
+pub fn postfix_probe(addr: &str) -> Result<(), String> {
+    let addr: SocketAddr = addr.parse().expect("address");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .map_err(|e| format!("connect: {e}"))?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while !got.contains(&b'\n') {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err("no greeting within 2 s".into());
+        }
+        s.set_read_timeout(Some(left))
+            .map_err(|e| format!("set_read_timeout: {e}"))?;
+        match s.read(&mut buf) {
+            Ok(0) => return Err("closed before a greeting".into()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(format!("no greeting: {e}")),
+        }
+    }
+    let _ = s.write_all(b"QUIT\r\n");
+    if got.starts_with(b"220") {
+        Ok(())
+    } else {
+        Err(format!(
+            "the greeting is not a 220: {:?}",
+            String::from_utf8_lossy(&got)
+        ))
+    }
+}
+
+/// Whether a missing peer program fails the test (CI) or skips it (a developer's machine).
+pub fn peers_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("SMTPSH_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+/// `path` if it exists; otherwise `None` after a note, or a panic when peers are required.
+pub fn peer_program(path: &'static str, package: &str) -> Option<&'static str> {
+    if Path::new(path).exists() {
+        return Some(path);
+    }
+    if peers_required() {
+        panic!(
+            "{path} is missing (apt-get install {package}); CI and SMTPSH_REQUIRE_PEERS=1 need it"
+        );
+    }
+    println!("skipped: {path} is not installed (apt-get install {package})");
+    None
+}
+
 /// Compare `got` with tests/golden/NAME; with `SMTPSH_BLESS=1`, write it instead.
 pub fn golden(name: &str, got: &str) -> Result<(), String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
