@@ -577,7 +577,10 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             ..
         } => paint(
             format!(
-                "* done: exit {exit}; {commands} commands, {replies} replies, {failures} failures, {t:.0} ms"
+                "* done: exit {exit}; {}, {}, {}, {t:.0} ms",
+                counted(*commands, "command"),
+                counted(*replies, "reply"),
+                counted(*failures, "failure"),
             ),
             |s| s.dimmed(),
         ),
@@ -585,9 +588,27 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
     })
 }
 
+/// `1 message`, `2 messages`; `reply` becomes `replies`.
+pub fn counted(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counted_says_one_and_many() {
+        assert_eq!(counted(1u32, "failure"), "1 failure");
+        assert_eq!(counted(0u32, "failure"), "0 failures");
+        assert_eq!(counted(1u32, "reply"), "1 reply");
+        assert_eq!(counted(7u32, "reply"), "7 replies");
+    }
     use crate::smtp::reply::{Code, Reply};
 
     const PLAIN: Style = Style {

@@ -36,7 +36,7 @@ fn practice_session_delivers_and_inbox_shows_it() {
     assert!(run.stdout.contains("S~ 235 [2.7.0]"), "{}", run.stdout);
     assert!(
         run.stdout
-            .contains("1 message(s) received by the practice server"),
+            .contains("1 message received by the practice server"),
         "{}",
         run.stdout
     );

@@ -9,6 +9,7 @@ use crate::cli::Cli;
 use crate::error::{Error, UsageError};
 use crate::practice::{self, Mailbox, PracticeConfig, PracticeServer};
 use crate::smtp::escape::escape_bytes;
+use crate::transcript::counted;
 
 /// The mailbox of the practice server this process runs, for `:inbox`.
 static INBOX: OnceLock<Mailbox> = OnceLock::new();
@@ -66,7 +67,7 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
     println!("  certificate  SHA-256 {}", server.fingerprint());
     match &cli.cert_out {
         Some(p) => println!(
-            "  students     smtpsh --cafile {} {}",
+            "  students     smtpsh --starttls --cafile {} {}",
             p.display(),
             server.addr()
         ),
@@ -115,8 +116,8 @@ pub fn inbox(n: Option<usize>) -> Result<String, Error> {
             return Ok("the practice server has received no message yet".into());
         }
         let mut out = format!(
-            "{} message(s) received by the practice server:\n",
-            list.len()
+            "{} received by the practice server:\n",
+            counted(list.len() as u64, "message")
         );
         for m in list {
             out.push_str(&format!(
@@ -137,9 +138,12 @@ pub fn inbox(n: Option<usize>) -> Result<String, Error> {
         out.push_str(":inbox N shows one");
         return Ok(out);
     };
-    let m = mb
-        .get(n)
-        .ok_or_else(|| Error::Usage(format!(":inbox {n}: there are {} message(s)", mb.len())))?;
+    let m = mb.get(n).ok_or_else(|| {
+        Error::Usage(format!(
+            ":inbox {n}: the practice server has {}",
+            counted(mb.len() as u64, "message")
+        ))
+    })?;
     let mut out = format!(
         "message {n} ({}), from <{}> to {}, greeted as {}{}{}\n",
         m.id,
