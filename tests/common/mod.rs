@@ -1266,8 +1266,10 @@ pub fn stable(text: &str) -> String {
         if let Some(i) = l.find("SHA-256 ") {
             l.truncate(i + "SHA-256".len());
         }
-        if l.starts_with("*   sha256") || l.starts_with("*   valid") {
-            l = l.split("  ").next().unwrap_or("").to_string();
+        for label in ["*   sha256", "*   valid"] {
+            if l.starts_with(label) {
+                l.truncate(label.len());
+            }
         }
         out.push(l);
     }
