@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Times smtpsh against its peers (swaks, Python's smtplib, a raw pipelined Python sender) on
 # loopback against Postfix's smtp-sink, on the three workloads of docs/performance.md, and
-# prints medians, peak memory and ratios. Needs: a release build, hyperfine, swaks, python3,
-# smtp-sink (Debian: hyperfine swaks postfix). Usage:
+# prints medians and peak memory; then the DATA encoder's throughput (criterion) and, for
+# each target of issue 8, the value measured in this run and whether it is met. Needs: a
+# release build, hyperfine, swaks, python3, smtp-sink and GNU time (Debian: hyperfine swaks
+# postfix time), and about 1.2 GB free in $TMPDIR for the 1 GB message. Usage:
 #
 #   cargo build --release && bash benches/peers.sh [RUNS]
 #
@@ -34,14 +36,20 @@ for i in range(1000):
     s += f"MAIL FROM:<a@bench.test>\nRCPT TO:<b@bench.test>\nDATA\nSubject: {i}\n\n{body}\n.\n"
 s += "QUIT\n"
 open(f"{w}/bulk.smtp", "w").write(s)
-line = b"y" * 76 + b"\n"
-with open(f"{w}/big.eml", "wb") as f:
-    f.write(b"Subject: big\n\n")
-    for _ in range(100 * 1024 * 1024 // len(line)):
-        f.write(line)
-open(f"{w}/big.smtp", "w").write(
-    f"EHLO bench.test\nMAIL FROM:<a@bench.test>\nRCPT TO:<b@bench.test>\n:send {w}/big.eml\nQUIT\n")
 PY
+# One big message of SIZE octets as NAME.eml, and NAME.smtp that sends it with :send.
+cat > "$WORK/message.py" <<'PY'
+import sys
+w, name, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+block = (b"y" * 76 + b"\n") * 1024
+with open(f"{w}/{name}.eml", "wb") as f:
+    f.write(b"Subject: %s\n\n" % name.encode())
+    for _ in range(size // len(block)):
+        f.write(block)
+open(f"{w}/{name}.smtp", "w").write(
+    f"EHLO bench.test\nMAIL FROM:<a@bench.test>\nRCPT TO:<b@bench.test>\n:send {w}/{name}.eml\nQUIT\n")
+PY
+python3 "$WORK/message.py" "$WORK" big $((100 * 1024 * 1024))
 
 cat > "$WORK/smtplib_short.py" <<PY
 import smtplib
@@ -84,6 +92,7 @@ run() { # name, runs, command...
     || hyperfine --warmup 1 --runs "$runs" --export-json "$WORK/$name.json" "$*" >/dev/null
   local peak
   peak=$( { /usr/bin/time -f '%M' sh -c "$* >/dev/null 2>&1" ; } 2>&1 | tail -n1 )
+  echo "$peak" > "$WORK/$name.peak"
   python3 - "$WORK/$name.json" "$name" "$peak" <<'PY' | tee -a "$WORK/results.txt"
 import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
@@ -109,8 +118,16 @@ run smtpsh_big 5 "$BIN --script $WORK/big.smtp $T"
 run smtplib_big 3 "python3 $WORK/smtplib_big.py"
 run swaks_big 1 "swaks --server $T --from a@bench.test --to b@bench.test --helo bench.test --data @$WORK/big.eml"
 
+echo "== peak memory whatever the message size: one 1 GB message through :send (one run)"
+python3 "$WORK/message.py" "$WORK" huge 1000000000
+{ /usr/bin/time -f '%M' "$BIN" --script "$WORK/huge.smtp" "$T" >/dev/null 2>/dev/null; } 2>&1 \
+  | tail -n1 > "$WORK/smtpsh_1gb.peak"
+rm -f "$WORK/huge.eml"
+python3 -c 'import sys; print(f"{\"smtpsh_1gb\":<28} peak {int(open(sys.argv[1]).read())/1024:8.1f} MiB")' \
+  "$WORK/smtpsh_1gb.peak" | tee -a "$WORK/results.txt"
+
 echo "== start-up to the prompt, no connection (pseudo-terminal)"
-python3 - "$BIN" <<'PY' | tee -a "$WORK/results.txt"
+python3 - "$BIN" "$WORK/startup" <<'PY' | tee -a "$WORK/results.txt"
 import os, pty, sys, time, statistics, select
 times = []
 for _ in range(30):
@@ -127,20 +144,34 @@ for _ in range(30):
     times.append(time.perf_counter() - t0)
     os.write(fd, b"\x04"); os.waitpid(pid, 0); os.close(fd)
 print(f"{'startup_to_prompt':<28} median {statistics.median(times)*1000:10.1f} ms")
+open(sys.argv[2], "w").write(str(statistics.median(times)))
 PY
 
-echo "== ratios (targets from issue 8)"
-python3 - "$WORK" <<'PY'
+echo "== DATA encoder, one core (criterion, benches/protocol.rs, --quick)"
+cargo bench -q --bench protocol -- --quick 'data_encoder/lf_lines/262144' >/dev/null 2>&1 \
+  || { echo "cargo bench failed" >&2; exit 1; }
+
+echo "== targets (issue 8), each measured in this run"
+python3 - "$WORK" "$PWD/target/criterion/data_encoder/lf_lines/262144/new" <<'PY'
 import json, sys
-w = sys.argv[1]
+w, crit = sys.argv[1], sys.argv[2]
 m = lambda n: json.load(open(f"{w}/{n}.json"))["results"][0]["median"]
+peak = lambda n: int(open(f"{w}/{n}.peak").read()) / 1024
+ns = json.load(open(f"{crit}/estimates.json"))["median"]["point_estimate"]
+nbytes = json.load(open(f"{crit}/benchmark.json"))["throughput"]["Bytes"]
 rows = [
-  ("short session / swaks", m("smtpsh_short") / m("swaks_short"), "<= 0.15"),
-  ("1,000 msgs / smtplib", m("smtpsh_bulk") / m("smtplib_bulk"), "<= 0.5"),
-  ("1,000 msgs --pipeline / raw pipelined", m("smtpsh_bulk_pipeline") / m("raw_bulk"), "<= 1.2"),
-  ("1,000 msgs / swaks (x1000 processes)", m("smtpsh_bulk") / (1000 * m("swaks_one_message")), "(context)"),
-  ("100 MB / smtplib", m("smtpsh_big") / m("smtplib_big"), "<= 0.5"),
+  ("short session / swaks", m("smtpsh_short") / m("swaks_short"), "<=", 0.15, "x"),
+  ("1,000 msgs / smtplib", m("smtpsh_bulk") / m("smtplib_bulk"), "<=", 0.5, "x"),
+  ("1,000 msgs --pipeline / raw pipelined", m("smtpsh_bulk_pipeline") / m("raw_bulk"), "<=", 1.2, "x"),
+  ("100 MB / smtplib", m("smtpsh_big") / m("smtplib_big"), "<=", 0.5, "x"),
+  ("100 MB peak memory", peak("smtpsh_big"), "<=", 16, "MiB"),
+  ("1 GB peak memory", peak("smtpsh_1gb"), "<=", 16, "MiB"),
+  ("start-up to the prompt", float(open(f"{w}/startup").read()) * 1000, "<=", 10, "ms"),
+  ("DATA encoder (LF text, 256 KiB pieces)", nbytes / ns, ">=", 1, "GB/s"),
 ]
-for name, r, target in rows:
-    print(f"{name:<40} {r:8.3f}   target {target}")
+for name, v, op, limit, unit in rows:
+    ok = v <= limit if op == "<=" else v >= limit
+    print(f"{name:<40} {v:9.3f} {unit:<4}  target {op} {limit:<5} {'met' if ok else 'NOT MET'}")
+ctx = m("smtpsh_bulk") / (1000 * m("swaks_one_message"))
+print(f"{'1,000 msgs / swaks (x1000 processes)':<40} {ctx:9.3f} x     (context)")
 PY
