@@ -120,11 +120,10 @@ run swaks_big 1 "swaks --server $T --from a@bench.test --to b@bench.test --helo 
 
 echo "== peak memory whatever the message size: one 1 GB message through :send (one run)"
 python3 "$WORK/message.py" "$WORK" huge 1000000000
-{ /usr/bin/time -f '%M' "$BIN" --script "$WORK/huge.smtp" "$T" >/dev/null 2>/dev/null; } 2>&1 \
-  | tail -n1 > "$WORK/smtpsh_1gb.peak"
+/usr/bin/time -f '%M' -o "$WORK/smtpsh_1gb.peak" "$BIN" --script "$WORK/huge.smtp" "$T" >/dev/null 2>&1
 rm -f "$WORK/huge.eml"
-python3 -c 'import sys; print(f"{\"smtpsh_1gb\":<28} peak {int(open(sys.argv[1]).read())/1024:8.1f} MiB")' \
-  "$WORK/smtpsh_1gb.peak" | tee -a "$WORK/results.txt"
+printf '%-28s                        peak %8.1f MiB\n' smtpsh_1gb \
+  "$(awk '{ print $1 / 1024 }' "$WORK/smtpsh_1gb.peak")" | tee -a "$WORK/results.txt"
 
 echo "== start-up to the prompt, no connection (pseudo-terminal)"
 python3 - "$BIN" "$WORK/startup" <<'PY' | tee -a "$WORK/results.txt"
