@@ -601,14 +601,6 @@ pub fn counted(n: impl Into<u64>, noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counted_says_one_and_many() {
-        assert_eq!(counted(1u32, "failure"), "1 failure");
-        assert_eq!(counted(0u32, "failure"), "0 failures");
-        assert_eq!(counted(1u32, "reply"), "1 reply");
-        assert_eq!(counted(7u32, "reply"), "7 replies");
-    }
     use crate::smtp::reply::{Code, Reply};
 
     const PLAIN: Style = Style {
@@ -741,5 +733,13 @@ mod tests {
             assert!(got.ends_with(want), "{name}: {got:?}");
             assert!(!got.contains("not kept"), "{name}");
         }
+    }
+
+    #[test]
+    fn counted_says_one_and_many() {
+        assert_eq!(counted(1u32, "failure"), "1 failure");
+        assert_eq!(counted(0u32, "failure"), "0 failures");
+        assert_eq!(counted(1u32, "reply"), "1 reply");
+        assert_eq!(counted(7u32, "reply"), "7 replies");
     }
 }
