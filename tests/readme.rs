@@ -276,11 +276,14 @@ fn run_plain(reader: &Reader, cmd: &str) -> (Option<i32>, String) {
     (status, String::from_utf8_lossy(&out).into_owned())
 }
 
-/// Terminal escape sequences (CSI, OSC, and two-byte ones) and CRs removed. rexpect hands
-/// each byte over as one `char`: they are made UTF-8 again first.
-fn strip_escapes(s: &str) -> String {
+/// What rexpect read, as text: it hands each byte over as one `char`.
+fn from_pty(s: &str) -> String {
     let bytes: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();
-    let s = String::from_utf8_lossy(&bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Terminal escape sequences (CSI, OSC, and two-byte ones) and CRs removed.
+fn strip_escapes(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut it = s.chars().peekable();
     while let Some(c) = it.next() {
@@ -378,7 +381,7 @@ fn run_pty(reader: &Reader, cmd: &Cmd) -> Result<(), String> {
         let (before, matched) = p.exp_regex(&prompt_regex(&prompt)).map_err(|e| {
             format!(
                 "waiting for the prompt {prompt:?}: {e}\nthe terminal showed:\n{}",
-                strip_escapes(&seen)
+                strip_escapes(&from_pty(&seen))
             )
         })?;
         seen.push_str(&before);
@@ -399,10 +402,11 @@ fn run_pty(reader: &Reader, cmd: &Cmd) -> Result<(), String> {
     let rest = p.exp_eof().map_err(|e| {
         format!(
             "waiting for the command to end: {e}\nthe terminal showed:\n{}",
-            strip_escapes(&seen)
+            strip_escapes(&from_pty(&seen))
         )
     })?;
     seen.push_str(&rest);
+    let seen = from_pty(&seen);
     for s in secrets {
         if seen.contains(s) {
             return Err(format!("the password {s:?} showed on the terminal"));
@@ -474,7 +478,7 @@ fn start_background(reader: &Reader, cmd: &Cmd) -> Result<Background, String> {
         while let Some(c) = p.try_read() {
             seen.push(c);
         }
-        let got = reader.as_shown(&seen);
+        let got = reader.as_shown(&from_pty(&seen));
         if got.len() >= want.len() && got[..want.len()] == want[..] {
             return Ok(Background {
                 what: cmd.text.clone(),
