@@ -365,3 +365,74 @@ fn is_timeout(e: &io::Error) -> bool {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A server on 127.0.0.1 that greets, then answers each read after `delays[i]`.
+    fn server(delays: Vec<Duration>) -> (Connection, std::thread::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.write_all(b"220 hi\r\n").unwrap();
+            let mut buf = [0u8; 64];
+            for d in delays {
+                // Until the client hangs up.
+                if matches!(s.read(&mut buf), Ok(0) | Err(_)) {
+                    break;
+                }
+                std::thread::sleep(d);
+                if s.write_all(b"250 ok\r\n").is_err() {
+                    break;
+                }
+            }
+        });
+        let target = Target::parse(&addr.to_string(), None, false).unwrap();
+        let conn =
+            Connection::open(&target, Duration::from_secs(5), &TlsOptions::default()).unwrap();
+        (conn, h)
+    }
+
+    fn reply(c: &mut Connection) -> Parsed {
+        c.read_reply(Duration::from_secs(5), &|| false, &mut || {})
+            .unwrap()
+    }
+
+    // The spin-wait of read_reply is for near servers only: a reply slower than NEAR turns it
+    // off for the next wait, a fast one back on, and what is read is the same either way.
+    #[test]
+    fn spins_only_after_a_fast_reply() {
+        let mut delays = vec![Duration::from_millis(20)];
+        delays.extend([Duration::ZERO; 50]);
+        let (mut c, h) = server(delays);
+        assert_eq!(reply(&mut c).reply.code.to_string(), "220");
+        c.send(b"NOOP\r\n", Duration::from_secs(5)).unwrap();
+        assert_eq!(reply(&mut c).reply.code.to_string(), "250");
+        assert!(!c.near, "a reply 20 ms late turns the spin off");
+        // A busy machine may make one loopback reply slower than 1 ms, hardly fifty.
+        let mut fast = 0;
+        while !c.near && fast < 50 {
+            c.send(b"NOOP\r\n", Duration::from_secs(5)).unwrap();
+            assert_eq!(reply(&mut c).reply.code.to_string(), "250");
+            fast += 1;
+        }
+        assert!(c.near, "a fast reply turns the spin back on");
+        drop(c);
+        h.join().unwrap();
+    }
+
+    // A close seen while spinning is the same error as one seen while blocked.
+    #[test]
+    fn a_close_while_spinning_is_closed() {
+        let (mut c, h) = server(vec![]);
+        reply(&mut c);
+        h.join().unwrap();
+        let e = c
+            .read_reply(Duration::from_secs(5), &|| false, &mut || {})
+            .unwrap_err();
+        assert!(matches!(e, Error::Closed), "{e:?}");
+    }
+}
