@@ -225,7 +225,8 @@ impl Reader {
     }
 
     /// What a terminal showed, as the README shows it: escapes and CRs gone, the fresh
-    /// home written `~`, then [`common::stable`].
+    /// home written `~`, then [`common::stable`]. The README's own lines go through it too
+    /// (where it changes nothing but the masks), so both sides are masked alike.
     fn as_shown(&self, raw: &str) -> Vec<String> {
         let home = self.home.display().to_string();
         let clean = strip_escapes(raw).replace(&home, "~");
@@ -419,21 +420,13 @@ fn run_pty(reader: &Reader, cmd: &Cmd) -> Result<(), String> {
 /// lines are exactly the block's.
 fn compare_terminal(reader: &Reader, cmd: &Cmd, seen: &str) -> Result<(), String> {
     let got = reader.as_shown(seen);
-    let shown: Vec<&String> = cmd
+    let shown: Vec<&str> = cmd
         .shown
         .iter()
         .filter(|l| typed_at_prompt(l).is_none())
+        .map(String::as_str)
         .collect();
-    let want: Vec<String> = common::stable(
-        &shown
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-    .lines()
-    .map(|l| l.trim_end().to_string())
-    .collect();
+    let want = reader.as_shown(&shown.join("\n"));
     let got_transcript: Vec<&String> = got.iter().filter(|l| is_transcript(l)).collect();
     let want_transcript: Vec<&String> = want.iter().filter(|l| is_transcript(l)).collect();
     if got_transcript != want_transcript {
@@ -470,8 +463,7 @@ struct Background {
 
 fn start_background(reader: &Reader, cmd: &Cmd) -> Result<Background, String> {
     let mut p = spawn_pty(reader, &cmd.text);
-    let want = common::stable(&cmd.shown.join("\n"));
-    let want: Vec<String> = want.lines().map(|l| l.trim_end().to_string()).collect();
+    let want = reader.as_shown(&cmd.shown.join("\n"));
     let deadline = Instant::now() + COMMAND_TIMEOUT;
     let mut seen = String::new();
     loop {
