@@ -54,6 +54,8 @@ Register-ArgumentCompleter -Native -CommandName 'smtpsh' -ScriptBlock {
             [CompletionResult]::new('--tls-on-connect', '--tls-on-connect', [CompletionResultType]::ParameterName, 'Implicit TLS from the first byte (SMTPS, RFC 8314)')
             [CompletionResult]::new('--smtps', '--smtps', [CompletionResultType]::ParameterName, 'Implicit TLS from the first byte (SMTPS, RFC 8314)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept an invalid certificate or name (loudly marked for the whole session)')
+            [CompletionResult]::new('--plaintext-auth', '--plaintext-auth', [CompletionResultType]::ParameterName, 'Let :auth send credentials over a connection without TLS')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Check the script and connect to nothing: exit 0 when every line is good, else 2')
             [CompletionResult]::new('--keep-going', '--keep-going', [CompletionResultType]::ParameterName, 'In a script, do not stop at an unexpected 4xx/5xx (still exits non-zero)')
             [CompletionResult]::new('--pipeline', '--pipeline', [CompletionResultType]::ParameterName, 'In a script, send runs of MAIL/RCPT/RSET (ended by DATA or NOOP) as one write')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'The transcript as JSON Lines on stdout')

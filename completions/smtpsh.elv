@@ -51,6 +51,8 @@ set edit:completion:arg-completer[smtpsh] = {|@words|
             cand --tls-on-connect 'Implicit TLS from the first byte (SMTPS, RFC 8314)'
             cand --smtps 'Implicit TLS from the first byte (SMTPS, RFC 8314)'
             cand --insecure 'Accept an invalid certificate or name (loudly marked for the whole session)'
+            cand --plaintext-auth 'Let :auth send credentials over a connection without TLS'
+            cand --check 'Check the script and connect to nothing: exit 0 when every line is good, else 2'
             cand --keep-going 'In a script, do not stop at an unexpected 4xx/5xx (still exits non-zero)'
             cand --pipeline 'In a script, send runs of MAIL/RCPT/RSET (ended by DATA or NOOP) as one write'
             cand --json 'The transcript as JSON Lines on stdout'

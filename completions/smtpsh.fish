@@ -34,6 +34,8 @@ complete -c smtpsh -l lmtp -d 'Speak LMTP (RFC 2033): LHLO, and one reply per re
 complete -c smtpsh -l starttls -d 'After the greeting: EHLO, STARTTLS, EHLO again; TLS is required'
 complete -c smtpsh -l tls-on-connect -l smtps -d 'Implicit TLS from the first byte (SMTPS, RFC 8314)'
 complete -c smtpsh -l insecure -d 'Accept an invalid certificate or name (loudly marked for the whole session)'
+complete -c smtpsh -l plaintext-auth -d 'Let :auth send credentials over a connection without TLS'
+complete -c smtpsh -l check -d 'Check the script and connect to nothing: exit 0 when every line is good, else 2'
 complete -c smtpsh -l keep-going -d 'In a script, do not stop at an unexpected 4xx/5xx (still exits non-zero)'
 complete -c smtpsh -l pipeline -d 'In a script, send runs of MAIL/RCPT/RSET (ended by DATA or NOOP) as one write'
 complete -c smtpsh -l json -d 'The transcript as JSON Lines on stdout'

@@ -1,21 +1,56 @@
-//! Ctrl-C during a wait: the REPL installs a SIGINT handler that sets a flag, and waits poll
-//! it (PRODUCT.md safety rule 7: Ctrl-C cancels a wait without killing the shell).
+//! Ctrl-C during a wait (PRODUCT.md safety rule 7: Ctrl-C cancels a wait without killing
+//! the shell). A [`Cancel`] is a flag the front end owns and hands to the session: the REPL
+//! has Ctrl-C set it, waits poll it, and tests set it by hand. Nothing reads a global.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// A shared "stop waiting" flag. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
 
-/// Install the handler (interactive sessions only; a script dies on Ctrl-C as usual).
-pub fn install() {
-    let _ = ctrlc::set_handler(|| REQUESTED.store(true, Ordering::SeqCst));
+impl Cancel {
+    /// A flag nobody has raised.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Have Ctrl-C (SIGINT on Unix, the console's Ctrl-C on Windows) raise this flag
+    /// instead of ending the process. Only one handler per process can be installed; a
+    /// second call leaves the first in place.
+    pub fn on_ctrl_c(&self) {
+        let flag = self.0.clone();
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+
+    /// Raise the flag (what Ctrl-C does).
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the flag was raised since the last [`Cancel::clear`].
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Lower the flag.
+    pub fn clear(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
-/// Whether Ctrl-C was pressed since the last [`clear`].
-pub fn requested() -> bool {
-    REQUESTED.load(Ordering::SeqCst)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Forget a Ctrl-C press.
-pub fn clear() {
-    REQUESTED.store(false, Ordering::SeqCst);
+    #[test]
+    fn clones_share_the_flag() {
+        let a = Cancel::new();
+        let b = a.clone();
+        assert!(!a.requested());
+        b.raise();
+        assert!(a.requested());
+        a.clear();
+        assert!(!b.requested());
+    }
 }

@@ -173,6 +173,14 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
 
+    /// Let :auth send credentials over a connection without TLS
+    ///
+    /// Without it, :auth refuses to send a password or token in the clear (safety rule 8): at
+    /// the prompt smtpsh asks first; in a script that :auth fails (exit 2) and nothing is
+    /// sent. (--practice allows it: that server runs inside smtpsh.)
+    #[arg(long)]
+    pub plaintext_auth: bool,
+
     /// File holding the OAuth 2.0 token for :auth XOAUTH2 or OAUTHBEARER
     ///
     /// Otherwise the environment variable SMTPSH_TOKEN, otherwise a no-echo prompt on the
@@ -183,6 +191,15 @@ pub struct Cli {
     /// Run the commands in FILE (a non-terminal standard input does the same)
     #[arg(long, value_name = "FILE")]
     pub script: Option<PathBuf>,
+
+    /// Check the script and connect to nothing: exit 0 when every line is good, else 2
+    ///
+    /// Every line is parsed as a run would parse it (shell commands, :expect specs, the
+    /// checks of command lines, bodies ended by a lone '.', BDAT chunk sizes) and every :send
+    /// file opened; each problem is reported with its line number. A script is always
+    /// checked like this before smtpsh connects, so a typo never costs half a session.
+    #[arg(long)]
+    pub check: bool,
 
     /// In a script, do not stop at an unexpected 4xx/5xx (still exits non-zero)
     #[arg(long)]

@@ -7,7 +7,9 @@
 
 use std::io;
 
-use crate::smtp::{command::LineError, reply::ParseError};
+use crate::smtp::command::{CommandError, LineError};
+use crate::smtp::ext::EnvelopeError;
+use crate::smtp::reply::ParseError;
 
 /// The exit codes of PRODUCT.md, one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,10 +46,36 @@ EXIT STATUS:
 pub enum Error {
     /// A command line refused by the checks; nothing was sent.
     #[error(transparent)]
-    Refused(#[from] LineError),
-    /// Bad input from the user that is not a command line (a bad target, a missing file).
+    Refused(#[from] CommandError),
+    /// A MAIL or RCPT line refused against the server's extensions (SMTPUTF8); nothing was
+    /// sent.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// Bad input from the user that is not a command line (a bad target, an option).
     #[error("{0}")]
     Usage(String),
+    /// A file the user named can't be read.
+    #[error("cannot read {}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A step the session can't take where it is (in body mode, say); nothing was sent.
+    #[error("{0}")]
+    Mode(String),
+    /// The server did not advertise what the step needs (PIPELINING, CHUNKING); nothing
+    /// was sent.
+    #[error("{0}")]
+    NotOffered(String),
+    /// Safety rule 8 kept credentials back (AUTH not offered, no TLS); nothing was sent.
+    #[error("{0}")]
+    AuthRefused(String),
+    /// The message is over the server's SIZE limit (RFC 1870); nothing was sent.
+    #[error("{0}")]
+    TooBig(String),
     /// Could not connect.
     // Not named `source`: thiserror would then also chain it, and `{err:#}` would print the
     // cause twice.
@@ -91,7 +119,15 @@ impl Error {
     /// The exit code for this error.
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Refused(_) | Error::Usage(_) | Error::NotConnected => Exit::Usage,
+            Error::Refused(_)
+            | Error::Envelope(_)
+            | Error::Usage(_)
+            | Error::File { .. }
+            | Error::Mode(_)
+            | Error::NotOffered(_)
+            | Error::AuthRefused(_)
+            | Error::TooBig(_)
+            | Error::NotConnected => Exit::Usage,
             Error::Connect { .. }
             | Error::Timeout { .. }
             | Error::Cancelled
@@ -106,7 +142,16 @@ impl Error {
     pub fn ends_connection(&self) -> bool {
         !matches!(
             self,
-            Error::Refused(_) | Error::Usage(_) | Error::NotConnected | Error::Cancelled
+            Error::Refused(_)
+                | Error::Envelope(_)
+                | Error::Usage(_)
+                | Error::File { .. }
+                | Error::Mode(_)
+                | Error::NotOffered(_)
+                | Error::AuthRefused(_)
+                | Error::TooBig(_)
+                | Error::NotConnected
+                | Error::Cancelled
         )
     }
 }
@@ -121,6 +166,12 @@ pub struct ExpectationFailed(pub String);
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+impl From<LineError> for Error {
+    fn from(e: LineError) -> Error {
+        Error::Refused(CommandError::Line(e))
+    }
+}
+
 /// Map any error to an exit code: the one place that does it.
 pub fn exit_code(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
@@ -132,6 +183,7 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         }
         if cause.downcast_ref::<UsageError>().is_some()
             || cause.downcast_ref::<LineError>().is_some()
+            || cause.downcast_ref::<CommandError>().is_some()
             || cause.downcast_ref::<clap::Error>().is_some()
         {
             return Exit::Usage;

@@ -3,13 +3,14 @@
 
 #![forbid(unsafe_code)]
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Seek};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 
+use smtpsh::cancel::Cancel;
 use smtpsh::cli::{Cli, ColorWhen};
 use smtpsh::error::{Error, Exit, ExpectationFailed, UsageError, exit_code};
 use smtpsh::net::tls::TlsOptions;
@@ -105,9 +106,65 @@ fn connect_first(
     Some(exec::connect(session, t, cli.port, flags))
 }
 
+/// The script (`--script FILE`, else standard input), read once and checked to its end
+/// before anything connects (`--check` is this alone). Standard input is kept in an
+/// unnamed temporary file meanwhile, so the run reads it again in flat memory. Returns the
+/// script, rewound, and its name for messages.
+fn checked_script(cli: &Cli) -> anyhow::Result<(std::fs::File, String)> {
+    let spool = |from: &mut dyn io::Read| -> anyhow::Result<std::fs::File> {
+        let mut spool = tempfile::tempfile().context("cannot make a temporary file")?;
+        io::copy(from, &mut spool).context("reading the script")?;
+        spool.rewind().context("cannot read the script again")?;
+        Ok(spool)
+    };
+    let (mut file, name) = match &cli.script {
+        Some(p) => {
+            let mut f = std::fs::File::open(p)
+                .map_err(|e| UsageError(format!("cannot open --script {}: {e}", p.display())))?;
+            // A pipe (`--script /dev/stdin`, `<(…)`) can be read only once.
+            if !f.metadata().is_ok_and(|m| m.is_file()) {
+                f = spool(&mut f)?;
+            }
+            (f, p.display().to_string())
+        }
+        None => (spool(&mut io::stdin().lock())?, "<stdin>".to_string()),
+    };
+    let mut reader = script::Reader::new(
+        io::BufReader::new(&file),
+        &name,
+        script::base_dir(cli.script.as_deref()),
+    );
+    let problems = script::check(&mut reader);
+    let errors = problems.iter().filter(|p| !p.warning).count();
+    for p in &problems {
+        let kind = if p.warning { "warning" } else { "error" };
+        eprintln!("smtpsh: {kind}: {:#}", p.error);
+    }
+    if errors > 0 {
+        return Err(UsageError(format!(
+            "{name}: {} found before connecting; nothing was sent (--check checks a script alone)",
+            smtpsh::transcript::counted(errors as u64, "problem")
+        ))
+        .into());
+    }
+    file.rewind().context("cannot read the script again")?;
+    Ok((file, name))
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(kind) = cli.generate {
         return Ok(smtpsh::cli::generate(kind, &mut io::stdout().lock())?);
+    }
+    if cli.check {
+        if cli.script.is_none() && io::stdin().is_terminal() {
+            return Err(UsageError(
+                "--check needs a script: --script FILE, or the script on standard input".into(),
+            )
+            .into());
+        }
+        let (_, name) = checked_script(&cli)?;
+        eprintln!("smtpsh: {name}: no problems found");
+        return Ok(());
     }
     if let Some(addr) = &cli.serve {
         return practice::serve(&cli, addr);
@@ -193,6 +250,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         dns_server: cli.dns_server,
         explain: cli.explain || cli.practice,
+        // The practice server runs inside this process: nothing crosses a network.
+        plaintext_auth: cli.plaintext_auth || cli.practice,
     };
     smtpsh::net::tls::check_client_identity(&config.tls)?;
     let style = Style {
@@ -205,7 +264,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         style,
         Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout())),
     );
-    let mut session = Session::new(config, transcript, Box::new(TtyAsk::new(!script_mode)));
+    let mut session = Session::new(
+        config,
+        transcript,
+        Box::new(TtyAsk::new(!script_mode)),
+        Cancel::new(),
+    );
     if cli.insecure {
         eprintln!(
             "smtpsh: WARNING: --insecure: certificates and names are NOT verified for this whole session"
@@ -219,30 +283,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         lmtp: cli.lmtp,
     };
     if script_mode {
-        let (input, name): (Box<dyn io::BufRead>, String) = match &cli.script {
-            Some(p) => {
-                let f = std::fs::File::open(p).map_err(|e| {
-                    UsageError(format!("cannot open --script {}: {e}", p.display()))
-                })?;
-                (Box::new(io::BufReader::new(f)), p.display().to_string())
-            }
-            None => (Box::new(io::stdin().lock()), "<stdin>".to_string()),
-        };
         let started = std::time::Instant::now();
         let mut sum = script::Summary::default();
-        let opts = script::Options {
-            base_dir: cli
-                .script
-                .as_ref()
-                .and_then(|p| p.parent())
-                .map(std::path::Path::to_path_buf),
-            keep_going: cli.keep_going,
-            pipeline: cli.pipeline,
-        };
         let result = (|| {
+            let (file, name) = checked_script(&cli)?;
+            let reader = script::Reader::new(
+                io::BufReader::new(file),
+                &name,
+                script::base_dir(cli.script.as_deref()),
+            );
             if let Some(r) = connect_first(&mut session, &cli, practice_target.as_deref(), flags) {
                 let r = r?;
                 if smtpsh::shell::lang::is_failure(&r) {
+                    session.end("the greeting was a refusal");
                     return Err(ExpectationFailed(format!(
                         "the server answered {} on connecting",
                         r.code
@@ -250,8 +303,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .into());
                 }
             }
-            script::run(&mut session, input, &name, opts, &mut sum)
+            let opts = script::Options {
+                base_dir: script::base_dir(cli.script.as_deref()),
+                keep_going: cli.keep_going,
+                pipeline: cli.pipeline,
+            };
+            script::run(&mut session, reader, opts, &mut sum)
         })();
+        // Whatever happened, leave politely (safety rule 9); a no-op when already closed.
+        session.end("smtpsh is exiting");
         // The last event of every script run, whatever the outcome: CI parses it.
         session.transcript.emit(Event::Status {
             exit: match &result {

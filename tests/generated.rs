@@ -71,7 +71,8 @@ fn every_command_and_option_is_documented() {
     use clap::CommandFactory;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let repl = std::fs::read_to_string(root.join("docs/repl.md")).unwrap();
-    for (name, _, _) in smtpsh::shell::lang::SHELL_COMMANDS {
+    for cmd in smtpsh::shell::commands::definitions().get_subcommands() {
+        let name = format!(":{}", cmd.get_name());
         assert!(
             repl.contains(&format!("`{name}")),
             "docs/repl.md does not document {name}"

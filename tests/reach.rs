@@ -59,7 +59,7 @@ fn auth_login_initial_response_sends_the_user_with_auth() {
     let server = FakeServer::start(steps);
     let mut cmd = smtpsh();
     cmd.env("SMTPSH_PASSWORD", PASSWORD)
-        .args(["--ehlo", EHLO_NAME, "--timeout", "5"])
+        .args(["--ehlo", EHLO_NAME, "--timeout", "5", "--plaintext-auth"])
         .arg(server.target())
         .write_stdin(format!(
             "EHLO {EHLO_NAME}\n:auth LOGIN alice --initial\n:expect 235\nQUIT\n"
@@ -91,7 +91,7 @@ fn auth_login_without_initial_response_waits_for_the_prompt() {
     let server = FakeServer::start(steps);
     let mut cmd = smtpsh();
     cmd.env("SMTPSH_PASSWORD", PASSWORD)
-        .args(["--ehlo", EHLO_NAME, "--timeout", "5"])
+        .args(["--ehlo", EHLO_NAME, "--timeout", "5", "--plaintext-auth"])
         .arg(server.target())
         .write_stdin(format!(
             "EHLO {EHLO_NAME}\n:auth LOGIN alice\n:expect 235\nQUIT\n"
@@ -123,7 +123,7 @@ fn send_over_the_size_limit_is_refused_before_data() {
         let dir = tempfile::tempdir().unwrap();
         let file = write_file(dir.path(), "big.eml", &body);
         let mut steps = greet_and_ehlo(&["SIZE 100"]);
-        steps.push(Step::Drain);
+        steps.extend(quit());
         let server = FakeServer::start(steps);
         let run = smtpsh_args(
             &[&server.target()],
@@ -131,7 +131,8 @@ fn send_over_the_size_limit_is_refused_before_data() {
         );
         let r = server.finish();
         run.assert_code(2);
-        r.assert_raw(format!("EHLO {EHLO_NAME}\r\n"));
+        // Refused: nothing after EHLO but the QUIT that ends the session (rule 9).
+        r.assert_raw(format!("EHLO {EHLO_NAME}\r\nQUIT\r\n"));
         assert!(
             run.stderr.contains("SIZE limit is 100"),
             "{}",
@@ -179,7 +180,7 @@ fn send_under_the_size_limit_or_unchecked_goes() {
 fn non_ascii_address_without_smtputf8_is_refused() {
     for line in ["MAIL FROM:<grüße@test.local>", "RCPT TO:<日本@test.local>"] {
         let mut steps = greet_and_ehlo(&["8BITMIME"]);
-        steps.push(Step::Drain);
+        steps.extend(quit());
         let server = FakeServer::start(steps);
         let run = smtpsh_args(
             &[&server.target()],
@@ -187,7 +188,8 @@ fn non_ascii_address_without_smtputf8_is_refused() {
         );
         let r = server.finish();
         run.assert_code(2);
-        r.assert_raw(format!("EHLO {EHLO_NAME}\r\n"));
+        // Refused: nothing after EHLO but the QUIT that ends the session (rule 9).
+        r.assert_raw(format!("EHLO {EHLO_NAME}\r\nQUIT\r\n"));
         assert!(
             run.stderr.contains("did not advertise SMTPUTF8"),
             "{}",
@@ -287,19 +289,21 @@ fn typed_bdat_sends_counted_chunks_without_stuffing() {
 /// A typed line that would overrun the chunk is refused (exit 2) and not sent.
 #[test]
 fn typed_bdat_line_overrunning_the_chunk_is_refused() {
-    let mut steps = greet_and_ehlo(&["CHUNKING"]);
-    steps.extend([expect("BDAT 4 LAST"), Step::Drain]);
-    let server = FakeServer::start(steps);
+    // In a script the overrun is found before connecting: nothing at all is sent.
+    let server = FakeServer::start(greet_and_ehlo(&["CHUNKING"]));
     let run = smtpsh_args(
         &[&server.target()],
         &format!("EHLO {EHLO_NAME}\nBDAT 4 LAST\nhello\n"),
     );
-    let r = server.finish();
+    let r = server.finish_unused_ok();
     run.assert_code(2);
-    r.assert_raw(format!("EHLO {EHLO_NAME}\r\nBDAT 4 LAST\r\n"));
+    assert!(!r.accepted, "smtpsh connected for a script it refused");
     assert!(
-        run.stderr
-            .contains("7 octets with its CRLF and the chunk has 4 left")
+        run.stderr.contains(
+            "<stdin>:3: this line is 7 octets with its CRLF and the BDAT of line 2 has 4 left"
+        ),
+        "{}",
+        run.describe()
     );
 }
 
@@ -314,15 +318,16 @@ fn bdat_without_chunking_is_refused() {
         format!(":send --bdat {}", file.display()),
     ] {
         let mut steps = greet_and_ehlo(&["PIPELINING"]);
-        steps.push(Step::Drain);
+        steps.extend(quit());
         let server = FakeServer::start(steps);
         let run = smtpsh_args(
             &[&server.target()],
-            &format!("EHLO {EHLO_NAME}\n{line}\nx\n"),
+            &format!("EHLO {EHLO_NAME}\n{line}\nabc\n"),
         );
         let r = server.finish();
         run.assert_code(2);
-        r.assert_raw(format!("EHLO {EHLO_NAME}\r\n"));
+        // Refused: nothing after EHLO but the QUIT that ends the session (rule 9).
+        r.assert_raw(format!("EHLO {EHLO_NAME}\r\nQUIT\r\n"));
     }
 }
 
@@ -860,13 +865,21 @@ fn oauth_session(
         cmd.env("SMTPSH_TOKEN", TOKEN);
     }
     let saved = home.path().join("session.jsonl");
-    cmd.args(["--ehlo", EHLO_NAME, "--timeout", "5", "--json"])
-        .arg(server.target())
-        .write_stdin(format!(
-            "EHLO {EHLO_NAME}\n:auth {mech} alice@test.local\n:expect {}\n:save {}\nQUIT\n",
-            &success[..3],
-            saved.display(),
-        ));
+    // The fake server has no TLS: the token goes in the clear on purpose.
+    cmd.args([
+        "--ehlo",
+        EHLO_NAME,
+        "--timeout",
+        "5",
+        "--json",
+        "--plaintext-auth",
+    ])
+    .arg(server.target())
+    .write_stdin(format!(
+        "EHLO {EHLO_NAME}\n:auth {mech} alice@test.local\n:expect {}\n:save {}\nQUIT\n",
+        &success[..3],
+        saved.display(),
+    ));
     let run = run(&mut cmd);
     let r = server.finish();
     // The token file itself holds the token; everything else must not.

@@ -112,8 +112,14 @@ fn secrets_stay_secret(mech: &str) {
     let home = home();
     let history = home.join("history");
     let p = prompt(&server);
+    // The fake server has no TLS: --plaintext-auth lets the credentials go in the clear.
     let mut t = Pty::spawn(
-        &["--history", history.to_str().unwrap(), &server.target()],
+        &[
+            "--history",
+            history.to_str().unwrap(),
+            "--plaintext-auth",
+            &server.target(),
+        ],
         &home,
     );
     t.expect(&p);
@@ -507,7 +513,10 @@ fn star_at_the_auth_prompt_cancels_before_anything_is_sent() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    let mut t = Pty::spawn(
+        &["--no-history", "--plaintext-auth", &server.target()],
+        &home,
+    );
     t.expect(&p);
     t.line("EHLO client.test");
     t.expect(&p);
@@ -525,4 +534,52 @@ fn star_at_the_auth_prompt_cancels_before_anything_is_sent() {
         "AUTH reached the wire after '*': {}",
         got.text()
     );
+}
+
+/// Safety rule 8 at the prompt: over a connection without TLS, smtpsh asks before any
+/// credential goes; "no" (or Enter) sends nothing, "yes" goes on with the exchange.
+// See: issue 12, AUTH sent passwords over plaintext without asking.
+#[test]
+fn auth_without_tls_asks_first_and_no_sends_nothing() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&["AUTH PLAIN"])),
+        Step::Auth {
+            mech: "PLAIN".into(),
+            challenges: vec![String::new()],
+            success: "235 2.7.0 Authentication successful\r\n".into(),
+        },
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    t.expect(&p);
+    t.line("EHLO client.test");
+    t.expect(&p);
+    t.line(":auth PLAIN alice");
+    t.expect("Send them anyway? [y/N] ");
+    t.line("");
+    t.expect("cancelled");
+    t.expect(&p);
+    t.line(":auth PLAIN alice");
+    t.expect("Send them anyway? [y/N] ");
+    t.line("y");
+    t.expect("AUTH PLAIN over a connection without TLS, as you said");
+    t.expect("password for alice (no echo, * cancels): ");
+    t.line(PASSWORD);
+    t.expect("235");
+    t.expect(&format!("alice@{p}"));
+    t.ctrl('d');
+    t.eof();
+    let got = server.finish();
+    got.assert_ok();
+    assert_eq!(
+        got.auth_responses.len(),
+        1,
+        "one AUTH, after the yes: {got:?}"
+    );
+    assert!(!t.seen.contains(PASSWORD), "the password was shown");
 }

@@ -30,12 +30,16 @@ fn exit_0_everything_as_expected() {
     server.finish().assert_ok();
 }
 
+/// A missed `:expect` fails the script (exit 1), and the session still ends politely.
+// See: issue 12, a failing script dropped the connection without QUIT.
 #[test]
 fn exit_1_expectation_missed() {
     let server = FakeServer::start(vec![
         send(GREETING),
         expect("NOOP"),
         send("250 2.0.0 ok\r\n"),
+        expect("QUIT"),
+        send("221 2.0.0 bye\r\n"),
         Step::ExpectEof,
     ]);
     let run = script_run(&server.target(), &[], "NOOP\n:expect 251\nQUIT\n");
@@ -85,7 +89,9 @@ fn exit_2_refused_line_names_file_and_line() {
         run.stderr
     );
     assert!(run.stderr.contains("column 16"), "{}", run.stderr);
-    server.finish().assert_ok();
+    // The script is checked before connecting: the NOOP of line 2 never went either.
+    let got = server.finish_unused_ok();
+    assert!(!got.accepted, "smtpsh connected for a script it refused");
 }
 
 #[test]
@@ -136,6 +142,8 @@ fn pipeline_refused_where_not_advertised() {
         send(GREETING),
         expect("EHLO"),
         send(ehlo_reply(&["SIZE 1000"])),
+        expect("QUIT"),
+        send("221 bye\r\n"),
         Step::ExpectEof,
     ]);
     let run = script_run(
@@ -234,6 +242,8 @@ fn open_relay_check_flags_a_relaying_server() {
         send("250 ok\r\n"),
         expect("RCPT TO:<victim@relay-target.invalid>"),
         send("250 2.1.5 ok, relaying\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
         Step::ExpectEof,
     ]);
     let script = format!(
@@ -344,4 +354,54 @@ fn golden_transcript_json() {
         &normalise(&run.stdout.replace(&port.to_string(), "PORT")),
     )
     .unwrap();
+}
+
+/// Safety rule 8 in a script: `:auth` sends nothing where AUTH was not offered (or not that
+/// mechanism), or over a connection without TLS unless `--plaintext-auth`; exit 2, and the
+/// session still ends with QUIT.
+// See: issue 12, `:auth PLAIN` sent the password where no AUTH was offered, and in the clear.
+#[test]
+fn auth_refused_where_not_offered_or_without_tls() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["PIPELINING"], ":auth PLAIN alice", "did not offer AUTH"),
+        (&["AUTH LOGIN"], ":auth PLAIN alice", "offers AUTH LOGIN, not PLAIN"),
+        (&["AUTH PLAIN"], ":auth PLAIN alice", "not encrypted"),
+        (&["PIPELINING"], "AUTH PLAIN", "did not offer AUTH"),
+    ];
+    for (caps, line, why) in cases {
+        let server = FakeServer::start(vec![
+            send(GREETING),
+            expect("EHLO"),
+            send(ehlo_reply(caps)),
+            expect("QUIT"),
+            send("221 bye\r\n"),
+        ]);
+        let mut cmd = smtpsh();
+        cmd.env("SMTPSH_PASSWORD", "s3cret")
+            .arg(server.target())
+            .write_stdin(format!("EHLO client.test\n{line}\n:expect 235\nQUIT\n"));
+        let run = run(&mut cmd);
+        run.assert_code(2);
+        assert!(run.stderr.contains(why), "{line} {caps:?}: {}", run.describe());
+        assert!(run.stderr.contains("nothing was sent"), "{}", run.describe());
+        let got = server.finish();
+        got.assert_ok();
+        assert_eq!(got.lines, ["EHLO client.test", "QUIT"], "{line} {caps:?}");
+    }
+    // --force sends where AUTH was not offered; --plaintext-auth allows no TLS.
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&["PIPELINING"])),
+        expect("AUTH PLAIN"),
+        send("535 5.7.8 no\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let mut cmd = smtpsh();
+    cmd.env("SMTPSH_PASSWORD", "s3cret")
+        .args(["--plaintext-auth", &server.target()])
+        .write_stdin("EHLO client.test\n:auth PLAIN alice --force\n:expect 535\nQUIT\n");
+    run(&mut cmd).assert_code(0);
+    server.finish().assert_ok();
 }

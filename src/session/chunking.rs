@@ -6,9 +6,10 @@ use std::io::{Read, Seek};
 use std::path::Path;
 use std::time::Instant;
 
-use super::{Session, Stage};
+use super::{Mode, Session};
 use crate::error::Error;
 use crate::smtp::bdat::{Bdat, CrlfEncoder};
+use crate::smtp::command::Command;
 use crate::smtp::data::BodySummary;
 use crate::smtp::ext;
 use crate::smtp::reply::Reply;
@@ -44,17 +45,17 @@ pub(super) struct Chunk {
     lines: u64,
 }
 
-impl Session {
-    /// The octets still owed to a typed `BDAT n`, if one is open (for the prompt).
-    pub fn chunk_left(&self) -> Option<u64> {
-        self.chunk.as_ref().map(|c| c.left)
+impl Chunk {
+    pub(super) fn left(&self) -> u64 {
+        self.left
     }
+}
 
+impl Session {
     /// SMTPUTF8 and DSN checks of a MAIL or RCPT line (see [`ext::check_envelope`]): a
     /// refusal sends nothing; warnings are shown and the line goes.
-    pub(super) fn check_envelope(&mut self, line: &str) -> Result<(), Error> {
-        let warnings = ext::check_envelope(line, self.caps.as_ref())
-            .map_err(|e| Error::Usage(e.to_string()))?;
+    pub(super) fn check_envelope(&mut self, cmd: &Command) -> Result<(), Error> {
+        let warnings = ext::check_envelope(cmd.expose(), self.caps())?;
         for w in warnings {
             self.warn(w);
         }
@@ -71,15 +72,16 @@ impl Session {
         path: &Path,
         opts: SendOptions,
     ) -> Result<(), Error> {
-        let Some(limit) = self.caps.as_ref().and_then(|c| c.size()).filter(|&l| l > 0) else {
+        let Some(limit) = self.caps().and_then(|c| c.size()).filter(|&l| l > 0) else {
             return Ok(());
         };
         if !opts.size_check {
             return Ok(());
         }
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let meta = file.metadata().map_err(|e| Error::File {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         if !meta.is_file() {
             self.note(format!(
                 "{} is not a regular file: its size can't be checked against SIZE {limit} first",
@@ -96,12 +98,14 @@ impl Session {
             return Ok(());
         } else {
             let size = measure(file, path)?;
-            file.rewind()
-                .map_err(|e| Error::Usage(format!("cannot read {} again: {e}", path.display())))?;
+            file.rewind().map_err(|e| Error::File {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
             size
         };
-        if let Some(limit) = ext::over_size_limit(size, self.caps.as_ref()) {
-            return Err(Error::Usage(format!(
+        if let Some(limit) = ext::over_size_limit(size, self.caps()) {
+            return Err(Error::TooBig(format!(
                 "refused: {} is a {size}-octet message (CRLF line ends, RFC 1870 §3) and the server's SIZE limit is {limit}; nothing was sent (:send --no-size-check sends it anyway)",
                 path.display()
             )));
@@ -167,24 +171,19 @@ impl Session {
         last: bool,
         end: Option<(BodySummary, &Path)>,
     ) -> Result<Reply, Error> {
-        let cmd = Bdat {
+        let cmd = Command::bdat(Bdat {
             size: data.len() as u64,
             last,
-        };
-        let line = cmd.line();
-        let mut wire = Vec::with_capacity(line.len() + 2 + data.len());
-        wire.extend_from_slice(line.as_bytes());
-        wire.extend_from_slice(b"\r\n");
+        });
+        let mut wire = cmd.to_wire();
         wire.extend_from_slice(data);
-        let timeout = self.config.timeout;
-        let tls = self.state.tls;
-        self.conn()?.send(&wire, timeout)?;
+        self.send_bytes(&wire)?;
+        let tls = self.tls();
         self.emit(Event::Sent {
-            line,
+            line: cmd.shown(),
             tls,
             redacted: false,
         });
-        self.state.stage = Stage::Data;
         let last = end.is_some();
         if let Some((summary, path)) = end {
             self.body_summary(summary, Some(path.display().to_string()));
@@ -207,10 +206,10 @@ impl Session {
     /// BDAT data sent to a server that does not know BDAT would be read as commands: refuse
     /// unless the last EHLO advertised CHUNKING.
     fn require_chunking(&self) -> Result<(), Error> {
-        if self.caps.as_ref().is_some_and(|c| c.has("CHUNKING")) {
+        if self.caps().is_some_and(|c| c.has("CHUNKING")) {
             return Ok(());
         }
-        Err(Error::Usage(
+        Err(Error::NotOffered(
             "refused: the server did not advertise CHUNKING in its last EHLO, so it would read BDAT data as commands; nothing was sent (RFC 3030; :raw sends it anyway)".into(),
         ))
     }
@@ -219,63 +218,58 @@ impl Session {
     /// it are its data (each with CRLF, never dot-stuffed) until `n` octets were sent, and then
     /// the reply is read. `BDAT 0 LAST` has no data and is answered at once. `Ok(None)` while
     /// data is owed.
-    pub fn bdat(&mut self, line: &str) -> Result<Option<Reply>, Error> {
-        crate::smtp::command::check_line(line.as_bytes())?;
-        if self.in_body() {
-            return Err(Error::Usage(
-                "in body mode: finish the body or chunk first".into(),
-            ));
-        }
-        let cmd = Bdat::parse(line).map_err(Error::Usage)?;
-        self.conn()?;
+    pub(super) fn bdat(&mut self, cmd: &Command, b: Bdat) -> Result<Option<Reply>, Error> {
         self.require_chunking()?;
         self.guard(|s| {
             s.settle_owed()?;
-            let wire = format!("{line}\r\n");
-            s.send_line(wire.as_bytes(), line.to_string(), false)?;
-            s.state.stage = Stage::Data;
-            s.chunk = Some(Chunk {
-                left: cmd.size,
-                size: cmd.size,
-                last: cmd.last,
+            s.send_command(cmd)?;
+            s.link()?.mode = Mode::Chunk(Chunk {
+                left: b.size,
+                size: b.size,
+                last: b.last,
                 lines: 0,
             });
-            if cmd.size == 0 {
+            if b.size == 0 {
                 return s.end_chunk().map(Some);
             }
             s.note(format!(
                 "the next {} octets are the chunk: each line typed counts with its CRLF; no dot-stuffing (RFC 3030)",
-                cmd.size
+                b.size
             ));
             Ok(None)
         })
     }
 
-    /// One typed line of BDAT data. A line that fills the chunk exactly without its CRLF is
-    /// sent without it; a line that would overrun the chunk is refused (nothing sent).
-    pub(super) fn chunk_line(&mut self, line: &str) -> Result<Option<Reply>, Error> {
-        let left = self.chunk.as_ref().map_or(0, |c| c.left);
+    /// One line of a typed chunk's data (without its line end). It counts with its CRLF;
+    /// a line that fills the chunk exactly without one goes without one. `Some(reply)` when
+    /// the chunk is complete.
+    pub fn chunk_line(&mut self, line: &[u8]) -> Result<Option<Reply>, Error> {
+        let Mode::Chunk(c) = &self.link()?.mode else {
+            return Err(Error::Mode("not in a BDAT chunk".into()));
+        };
+        let left = c.left;
         let n = line.len() as u64;
         let with_crlf = n + 2 <= left;
         if !with_crlf && n != left {
-            return Err(Error::Usage(format!(
+            return Err(Error::Mode(format!(
                 "refused: this line is {} octets with its CRLF and the chunk has {left} left; nothing was sent (BDAT counts octets; type at most {left})",
                 n + 2
             )));
         }
         self.guard(|s| {
-            let mut wire = line.as_bytes().to_vec();
+            let mut wire = line.to_vec();
             if with_crlf {
                 wire.extend_from_slice(b"\r\n");
             }
-            let timeout = s.config.timeout;
-            let tls = s.state.tls;
-            s.conn()?.send(&wire, timeout)?;
+            s.send_bytes(&wire)?;
+            let tls = s.tls();
             s.emit(Event::BodyLine {
-                line: crate::smtp::escape::escape_bytes(line.as_bytes()),
+                line: crate::smtp::escape::escape_bytes(line),
                 tls,
             });
-            let c = s.chunk.as_mut().expect("chunk mode");
+            let Mode::Chunk(c) = &mut s.link()?.mode else {
+                return Err(Error::Mode("not in a BDAT chunk".into()));
+            };
             c.left -= wire.len() as u64;
             c.lines += 1;
             if c.left > 0 {
@@ -285,9 +279,13 @@ impl Session {
         })
     }
 
-    /// All octets of a typed chunk are sent: read its reply.
     fn end_chunk(&mut self) -> Result<Reply, Error> {
-        let c = self.chunk.take().expect("chunk mode");
+        let link = self.link()?;
+        let mode = std::mem::replace(&mut link.mode, Mode::Command);
+        let Mode::Chunk(c) = mode else {
+            link.mode = mode;
+            return Err(Error::Mode("not in a BDAT chunk".into()));
+        };
         if c.last {
             self.emit(Event::Body {
                 lines: c.lines,
@@ -311,7 +309,12 @@ fn measure(file: &mut std::fs::File, path: &Path) -> Result<u64, Error> {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Usage(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(Error::File {
+                    path: path.to_path_buf(),
+                    source: e,
+                });
+            }
         };
         out.clear();
         enc.encode(&input[..n], &mut out);

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::Session;
 use crate::error::Error;
-use crate::smtp::command::Verb;
+use crate::smtp::command::{Command, Verb};
 use crate::smtp::reply::Reply;
 
 /// The recipients of the current transaction, and the replies to the last message.
@@ -24,49 +24,42 @@ pub(super) struct Recipients {
 }
 
 impl Recipients {
-    /// Follow the transaction: MAIL starts it, an accepted RCPT adds to it, RSET and a
-    /// greeting end it.
-    pub(super) fn track(&mut self, line: &str, r: &Reply) {
+    /// Follow the transaction: a new one forgets the recipients, an accepted RCPT adds one.
+    pub(super) fn track(&mut self, cmd: &Command, r: &Reply) {
         let code = r.code.value();
-        match Verb::of_line(line) {
+        match cmd.verb() {
             Verb::Mail | Verb::Rset | Verb::Ehlo | Verb::Lhlo | Verb::Helo if code == 250 => {
                 self.accepted.clear()
             }
-            Verb::Rcpt if code == 250 || code == 251 => self.accepted.push(address(line)),
+            Verb::Rcpt if code == 250 || code == 251 => {
+                self.accepted.push(cmd.path().unwrap_or_default())
+            }
             _ => {}
         }
     }
 }
 
-/// The address of a RCPT line: `<…>` as typed, or the word after `TO:`.
-fn address(line: &str) -> String {
-    if let (Some(a), Some(b)) = (line.find('<'), line.find('>'))
-        && a < b
-    {
-        return line[a..=b].to_string();
-    }
-    let rest = line.get(8..).unwrap_or("").trim_start();
-    rest.split_whitespace().next().unwrap_or("").to_string()
-}
-
 impl Session {
     /// Whether this session speaks LMTP.
     pub fn is_lmtp(&self) -> bool {
-        self.state.target.as_ref().is_some_and(|t| t.lmtp)
+        self.link.as_ref().is_some_and(|l| l.target.lmtp)
     }
 
     /// The greeting smtpsh sends by itself: `LHLO` on LMTP (RFC 2033 §4.1), else `EHLO`.
-    pub(super) fn hello_verb(&self) -> &'static str {
-        if self.is_lmtp() { "LHLO" } else { "EHLO" }
+    pub(super) fn hello_verb(&self) -> Verb {
+        if self.is_lmtp() {
+            Verb::Lhlo
+        } else {
+            Verb::Ehlo
+        }
     }
 
     /// The per-recipient replies (recipient, reply) that ended the last step, when it was the
     /// end of a message on LMTP; empty otherwise. The last of them is [`Session::last_reply`].
     pub fn recipient_replies(&self) -> &[(String, Reply)] {
-        if self.lmtp.at == self.lmtp.seen {
-            &self.lmtp.replies
-        } else {
-            &[]
+        match &self.link {
+            Some(l) if l.lmtp.at == l.lmtp.seen => &l.lmtp.replies,
+            _ => &[],
         }
     }
 
@@ -74,7 +67,7 @@ impl Session {
     /// per accepted recipient, each shown with its recipient. Returns the last.
     pub(super) fn read_end_of_data(&mut self) -> Result<Reply, Error> {
         let start = Instant::now();
-        let rcpts = std::mem::take(&mut self.lmtp.accepted);
+        let rcpts = std::mem::take(&mut self.link()?.lmtp.accepted);
         if !self.is_lmtp() || rcpts.is_empty() {
             let r = self.read_reply()?;
             self.show_reply(&r, start, None);
@@ -112,8 +105,10 @@ impl Session {
             .last()
             .map(|(_, r)| r.clone())
             .expect("at least one");
-        self.lmtp.replies = replies;
-        self.lmtp.at = self.lmtp.seen;
+        if let Some(l) = self.link.as_mut() {
+            l.lmtp.replies = replies;
+            l.lmtp.at = l.lmtp.seen;
+        }
         Ok(last)
     }
 }
@@ -130,12 +125,14 @@ mod tests {
     #[test]
     fn recipients_follow_the_transaction() {
         let mut r = Recipients::default();
-        r.track("MAIL FROM:<a@test>", &reply(250));
-        r.track("RCPT TO:<b@test> NOTIFY=NEVER", &reply(250));
-        r.track("RCPT TO:<c@test>", &reply(550));
-        r.track("rcpt to:d@test", &reply(251));
-        assert_eq!(r.accepted, ["<b@test>", "d@test"]);
-        r.track("RSET", &reply(250));
+        let cmd = |l: &str| Command::parse(l).unwrap();
+        r.track(&cmd("MAIL FROM:<a@test>"), &reply(250));
+        r.track(&cmd("RCPT TO:<b@test> NOTIFY=NEVER"), &reply(250));
+        r.track(&cmd("RCPT TO:<c@test>"), &reply(550));
+        r.track(&cmd("rcpt to:d@test"), &reply(251));
+        r.track(&cmd("RCPT TO:<é@test>"), &reply(250));
+        assert_eq!(r.accepted, ["<b@test>", "d@test", "<é@test>"]);
+        r.track(&cmd("RSET"), &reply(250));
         assert!(r.accepted.is_empty());
     }
 }

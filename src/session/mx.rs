@@ -39,7 +39,7 @@ impl Session {
                 "--mx {domain:?}: give a domain name, like example.org"
             )));
         }
-        self.disconnect("looking up MX");
+        self.end("looking up MX");
         let dial = &self.config.dial;
         let family = match (dial.family, dial.source) {
             (Family::Any, Some(s)) if s.is_ipv4() => Family::V4,

@@ -67,6 +67,29 @@ impl Ask for TtyAsk {
         }
     }
 
+    fn confirm(&mut self, question: &str) -> Result<Option<bool>, Error> {
+        if !self.interactive {
+            return Ok(None);
+        }
+        let Ok(mut tty) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+        else {
+            return Ok(None);
+        };
+        write!(tty, "{question}").map_err(Error::Io)?;
+        tty.flush().map_err(Error::Io)?;
+        let mut line = String::new();
+        std::io::BufReader::new(&tty)
+            .read_line(&mut line)
+            .map_err(Error::Io)?;
+        Ok(Some(matches!(
+            line.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        )))
+    }
+
     fn password(&mut self, user: &str) -> Result<Secret, Error> {
         if std::fs::File::open("/dev/tty").is_err() {
             return Err(no_tty("password"));

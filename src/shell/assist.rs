@@ -4,7 +4,8 @@
 //! advertise is about to be sent, and whether the line would be refused. The REPL's
 //! rustyline helper only calls these, so they are tested without a terminal.
 
-use super::lang;
+use super::commands::definitions;
+use super::help::synopsis;
 use crate::smtp::caps::Capabilities;
 use crate::smtp::command::{self, Verb};
 
@@ -58,9 +59,7 @@ impl Knowledge {
 
     /// The syntax line for a verb, with the parameters this server advertised.
     pub fn syntax(&self, verb: &str) -> Option<String> {
-        let (_, syn, _) = lang::VERBS
-            .iter()
-            .find(|v| v.0.eq_ignore_ascii_case(verb))?;
+        let syn = Verb::of_word(verb).syntax()?;
         Some(match verb.to_ascii_uppercase().as_str() {
             "MAIL" if self.caps.is_some() => {
                 let mut s = "MAIL FROM:<address>".to_string();
@@ -122,12 +121,9 @@ pub fn complete(line: &str, pos: usize, k: &Knowledge) -> (usize, Vec<String>) {
     };
     if start == 0 {
         let cands: Vec<String> = if word.starts_with(':') {
-            lang::SHELL_COMMANDS
-                .iter()
-                .map(|c| c.0.to_string())
-                .collect()
+            shell_names().collect()
         } else {
-            lang::VERBS.iter().map(|v| keep_case(v.0)).collect()
+            Verb::known().map(|v| keep_case(v.name())).collect()
         };
         return (0, pick(cands));
     }
@@ -142,17 +138,21 @@ pub fn complete(line: &str, pos: usize, k: &Knowledge) -> (usize, Vec<String>) {
         ("rcpt", 1) => vec![keep_case("TO:<")],
         ("mail", n) if n >= 2 => k.mail_params().into_iter().map(String::from).collect(),
         ("rcpt", n) if n >= 2 => k.rcpt_params().into_iter().map(String::from).collect(),
-        (":help", 1) => lang::SHELL_COMMANDS
-            .iter()
-            .map(|c| c.0.to_string())
-            .chain(lang::VERBS.iter().map(|v| v.0.to_string()))
+        (":help", 1) => shell_names()
+            .chain(Verb::known().map(|v| v.name().to_string()))
             .collect(),
-        (":connect", n) if n >= 1 => vec![
-            "--starttls".into(),
-            "--tls-on-connect".into(),
-            "--lmtp".into(),
-            "--mx".into(),
-        ],
+        (name, n) if n >= 1 && name.starts_with(':') => {
+            // A shell command's options, from its definition.
+            match definitions().find_subcommand(&name[1..]) {
+                Some(c) => c
+                    .get_arguments()
+                    .filter_map(|a| a.get_long())
+                    .map(|l| format!("--{l}"))
+                    .filter(|o| !words.contains(&o.as_str()))
+                    .collect(),
+                None => Vec::new(),
+            }
+        }
         _ => Vec::new(),
     };
     // `FROM:<` is completed without a space: the address follows at once.
@@ -162,6 +162,13 @@ pub fn complete(line: &str, pos: usize, k: &Knowledge) -> (usize, Vec<String>) {
         .map(|c| if c.ends_with('<') { c } else { with_space(c) })
         .collect();
     (start, out)
+}
+
+/// Every shell command's name with its colon, as typed.
+fn shell_names() -> impl Iterator<Item = String> {
+    definitions()
+        .get_subcommands()
+        .map(|c| format!(":{}", c.get_name()))
 }
 
 /// A dim hint after the cursor: the rest of the syntax while it still matches what was
@@ -181,22 +188,24 @@ pub fn hint(line: &str, k: &Knowledge) -> Option<String> {
             _ => "   ← holds a control character: will be refused".to_string(),
         });
     }
-    if let Some(rest) = line.strip_prefix(':') {
-        let (name, _) = rest.split_once(' ').unwrap_or((rest, ""));
-        for (n, args, _) in lang::SHELL_COMMANDS {
-            let full = if args.is_empty() {
-                n.to_string()
-            } else {
-                format!("{n} {args}")
-            };
-            if full.len() > line.len() && full.starts_with(line) {
-                return Some(full[line.len()..].to_string());
+    if line.starts_with(':') {
+        for c in definitions().get_subcommands() {
+            let full = synopsis(c);
+            if full.len() > line.len()
+                && let Some(rest) = full.strip_prefix(line)
+            {
+                return Some(rest.to_string());
             }
-            if n[1..] == *name && line.trim_end() == *n && !args.is_empty() {
-                return Some(format!(
-                    "{}{args}",
-                    if line.ends_with(' ') { "" } else { " " }
-                ));
+            let name = format!(":{}", c.get_name());
+            if line.trim_end() == name
+                && let Some(args) = full.strip_prefix(&name)
+                && !args.is_empty()
+            {
+                return Some(if line.ends_with(' ') {
+                    args.trim_start().to_string()
+                } else {
+                    args.to_string()
+                });
             }
         }
         return None;
@@ -341,8 +350,14 @@ mod tests {
             Some("ROM:<address> [SIZE=n]")
         );
         assert_eq!(hint("MAIL FROM:<a@b>", &k), None);
-        assert_eq!(hint(":au", &k).as_deref(), Some("th MECH [USER]"));
-        assert_eq!(hint(":auth", &k).as_deref(), Some(" MECH [USER]"));
+        assert_eq!(
+            hint(":au", &k).as_deref(),
+            Some("th MECH [USER] [--initial] [--no-initial] [--force]")
+        );
+        assert_eq!(
+            hint(":auth", &k).as_deref(),
+            Some(" MECH [USER] [--initial] [--no-initial] [--force]")
+        );
     }
 
     #[test]

@@ -1,14 +1,13 @@
 //! Running one line of the command language against a session. Shared by the prompt and
 //! the script runner, so a script means exactly what the same lines typed would.
 
-use anyhow::{Context, anyhow};
-use base64::Engine;
+use anyhow::anyhow;
 
-use super::lang::{self, ShellCmd};
+use super::lang::{self, BodyLine, ExpectSpec, Line};
 use crate::error::{Error, UsageError};
 use crate::net::target::Target;
-use crate::session::Session;
-use crate::smtp::command::Verb;
+use crate::session::{Input, Session};
+use crate::smtp::command::Command;
 use crate::smtp::reply::Reply;
 use crate::transcript::Event;
 
@@ -19,10 +18,10 @@ pub enum Step {
     Reply(Reply),
     /// An `:expect` was checked.
     Expect {
-        /// Whether it matched.
-        ok: bool,
-        /// The spec, for messages.
-        spec: String,
+        /// The spec.
+        spec: ExpectSpec,
+        /// What it found.
+        checked: Checked,
     },
     /// Nothing to check (a local command, a body line).
     Nothing,
@@ -104,197 +103,111 @@ pub fn connect_mx(
     after_greeting(session, greeting, flags)
 }
 
-/// Run one line: a shell command, an SMTP command line, or (in body mode) a body line.
-/// `interactive` writes body lines at once instead of batching them.
-pub fn execute(session: &mut Session, line: &str, interactive: bool) -> anyhow::Result<Step> {
-    if session.in_body() {
-        return Ok(match session.body_line(line, interactive)? {
-            Some(r) => Step::Reply(r),
-            None => Step::Nothing,
-        });
+/// Run one parsed line in command position (see [`lang::parse_line`]).
+pub fn run_line(session: &mut Session, line: Line) -> anyhow::Result<Step> {
+    match line {
+        Line::Blank => Ok(Step::Nothing),
+        Line::Shell(cmd) => cmd.run(session),
+        Line::Smtp(cmd) => run_command(session, &cmd),
     }
-    if line.starts_with(':') {
-        let cmd = lang::parse_shell(line).map_err(|e| UsageError(e.0))?;
-        return shell(session, cmd);
-    }
-    if line.trim().is_empty() {
-        return Ok(Step::Nothing);
-    }
-    if crate::smtp::command::Verb::of_line(line) == crate::smtp::command::Verb::Bdat {
-        // RFC 3030: the chunk's data lines follow; the reply comes after them.
-        return Ok(match session.bdat(line)? {
-            Some(r) => Step::Reply(r),
-            None => Step::Nothing,
-        });
-    }
+}
+
+/// Send one SMTP command (with a teaching note first when it is out of order).
+pub fn run_command(session: &mut Session, cmd: &Command) -> anyhow::Result<Step> {
     if session.config().explain
         && session.is_connected()
-        && !session.expects_secret()
-        && let Some(note) = super::teach::out_of_order(session.state(), &Verb::of_line(line))
+        && let Some(note) = super::teach::out_of_order(&session.state(), cmd.verb())
     {
         // The command is still sent: seeing the server's answer is the lesson.
         session.note(note);
     }
-    Ok(Step::Reply(session.command(line)?))
+    Ok(match session.command(cmd)? {
+        Some(r) => Step::Reply(r),
+        None => Step::Nothing,
+    })
 }
 
-fn print(session: &mut Session, text: &str) {
-    session.transcript.print_only(text);
-}
-
-fn shell(session: &mut Session, cmd: ShellCmd) -> anyhow::Result<Step> {
-    match cmd {
-        ShellCmd::Help(topic) => {
-            print(session, &lang::help(topic.as_deref()));
-            Ok(Step::Nothing)
-        }
-        ShellCmd::Connect {
-            target,
-            starttls,
-            tls_on_connect,
-            lmtp,
-            mx,
-        } => {
-            let insecure = session.config().tls.insecure;
-            let flags = ConnectFlags {
-                starttls,
-                tls_on_connect,
-                insecure,
-                lmtp,
-            };
-            if mx {
-                return Ok(Step::Reply(connect_mx(session, &target, None, flags)?));
-            }
-            Ok(Step::Reply(connect(session, &target, None, flags)?))
-        }
-        ShellCmd::Starttls => Ok(Step::Reply(session.starttls_required()?)),
-        ShellCmd::Auth {
-            mech,
-            user,
-            initial,
-        } => {
-            let initial = initial.unwrap_or(mech.initial_by_default());
-            Ok(Step::Reply(session.auth(mech, user.as_deref(), initial)?))
-        }
-        ShellCmd::Send(path, opts) => Ok(Step::Reply(session.send_file_with(&path, opts)?)),
-        ShellCmd::Caps => {
-            let text = match session.caps() {
-                Some(c) if c.entries.is_empty() => {
-                    "the server advertised no extensions".to_string()
-                }
-                Some(c) => c
-                    .entries
-                    .iter()
-                    .map(|e| {
-                        if e.params.is_empty() {
-                            e.keyword.clone()
-                        } else {
-                            format!("{} {}", e.keyword, e.params.join(" "))
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                None if session.state().tls => {
-                    "no capabilities since STARTTLS: send EHLO".to_string()
-                }
-                None => "no capabilities yet: send EHLO".to_string(),
-            };
-            print(session, &text);
-            Ok(Step::Nothing)
-        }
-        ShellCmd::B64(text) => {
-            let enc = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
-            print(session, &enc);
-            Ok(Step::Nothing)
-        }
-        ShellCmd::Unb64(text) => {
-            let dec = base64::engine::general_purpose::STANDARD
-                .decode(text.trim())
-                .map_err(|e| UsageError(format!(":unb64: not valid base64 ({e})")))?;
-            print(session, &crate::smtp::escape::escape_bytes(&dec));
-            Ok(Step::Nothing)
-        }
-        ShellCmd::Raw(bytes) => Ok(match session.raw(&bytes)? {
+/// Run one line of a body (after DATA's 354) or of a typed BDAT chunk. A body line that
+/// looks like a mistaken shell command is sent as it is, with a warning.
+pub fn run_body_line(
+    session: &mut Session,
+    line: &[u8],
+    interactive: bool,
+) -> anyhow::Result<Step> {
+    if let Input::Chunk { .. } = session.input() {
+        return Ok(match session.chunk_line(line)? {
             Some(r) => Step::Reply(r),
             None => Step::Nothing,
-        }),
-        ShellCmd::Expect(spec) => {
-            let last = session.last_reply().cloned();
-            let ok = check_expect(session, &spec, last.as_ref());
-            Ok(Step::Expect {
-                ok,
-                spec: spec.as_str().to_string(),
-            })
-        }
-        ShellCmd::Explain(code, enhanced) => {
-            print(session, &super::teach::explain_text(code, enhanced));
-            Ok(Step::Nothing)
-        }
-        ShellCmd::Inbox(n) => {
-            let text = super::practice::inbox(n)?;
-            print(session, &text);
-            Ok(Step::Nothing)
-        }
-        ShellCmd::Wire => {
-            let on = session.transcript.toggle_wire();
-            session.note(if on {
-                "wire view on: lines as sent, CR LF shown as \\r\\n, dot-stuffing visible (:wire again to leave)"
-            } else {
-                "wire view off"
-            });
-            Ok(Step::Nothing)
-        }
-        ShellCmd::State => {
-            let text = super::teach::stages(session.state());
-            print(session, &text);
-            Ok(Step::Nothing)
-        }
-        ShellCmd::Save(path) => {
-            let n = session
-                .transcript
-                .save(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            session.note(format!(
-                "saved {n} events to {} (secrets redacted)",
-                path.display()
-            ));
-            Ok(Step::Nothing)
-        }
-        ShellCmd::Quit => {
-            // Leave whatever QUIT meets: the user asked to go.
-            if let Err(e) = session.quit() {
-                session.warn(format!("QUIT did not complete: {e}"));
+        });
+    }
+    match lang::parse_body_line(line) {
+        BodyLine::End => Ok(Step::Reply(session.end_body()?)),
+        BodyLine::Text { line, suspicious } => {
+            if suspicious {
+                session.warn(format!(
+                    "{:?} is sent as a line of the message, not run: in a body every line but a lone '.' is the message",
+                    String::from_utf8_lossy(line)
+                ));
             }
-            Ok(Step::Quit)
+            session.body_line(line, interactive)?;
+            Ok(Step::Nothing)
         }
     }
 }
 
-/// Check `spec` against `reply` and put the result in the transcript.
-pub fn check_expect(session: &mut Session, spec: &lang::ExpectSpec, reply: Option<&Reply>) -> bool {
-    // LMTP: after a message, every recipient's reply is checked (or the one named).
+/// What an `:expect` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// Whether the spec matched (every recipient's reply, on LMTP).
+    pub ok: bool,
+    /// The code it was held against: the first that missed, else the last checked; `None`
+    /// when there was no reply.
+    pub code: Option<u16>,
+    /// On LMTP, the recipient whose reply that code is.
+    pub rcpt: Option<String>,
+}
+
+impl Checked {
+    /// What it got, for messages: `250`, `451 for <bob@test>`, `no reply`.
+    pub fn got(&self) -> String {
+        match (self.code, &self.rcpt) {
+            (Some(c), Some(r)) => format!("{c} for {r}"),
+            (Some(c), None) => c.to_string(),
+            (None, Some(r)) => format!("no reply for {r}"),
+            (None, None) => "no reply".into(),
+        }
+    }
+}
+
+/// Check `spec` against `reply` (on LMTP after a message, against every recipient's reply,
+/// or the one it names) and put the result in the transcript.
+pub fn check_expect(session: &mut Session, spec: &ExpectSpec, reply: Option<&Reply>) -> Checked {
     let per_rcpt = session.recipient_replies();
-    let (ok, code) = if !per_rcpt.is_empty() || spec.recipient().is_some() {
-        let picked: Vec<&Reply> = per_rcpt
-            .iter()
-            .filter(|(a, _)| spec.recipient().is_none_or(|w| a.eq_ignore_ascii_case(w)))
-            .map(|(_, r)| r)
-            .collect();
-        let miss = picked.iter().find(|r| !spec.matches(r));
-        let ok = !picked.is_empty() && miss.is_none();
-        (ok, miss.or(picked.last()).map(|r| r.code.value()))
+    let checked = if !per_rcpt.is_empty() || spec.recipient().is_some() {
+        let picked: Vec<&(String, Reply)> =
+            per_rcpt.iter().filter(|(a, _)| spec.covers(a)).collect();
+        let miss = picked.iter().find(|(_, r)| !spec.matches(r));
+        let shown = miss.or(picked.last());
+        Checked {
+            ok: !picked.is_empty() && miss.is_none(),
+            code: shown.map(|(_, r)| r.code.value()),
+            rcpt: shown
+                .map(|(a, _)| a.clone())
+                .or_else(|| spec.recipient().map(|r| format!("<{r}>"))),
+        }
     } else {
-        (
-            reply.is_some_and(|r| spec.matches(r)),
-            reply.map(|r| r.code.value()),
-        )
+        Checked {
+            ok: reply.is_some_and(|r| spec.matches(r)),
+            code: reply.map(|r| r.code.value()),
+            rcpt: None,
+        }
     };
     session.transcript.emit(Event::Expect {
         spec: spec.as_str().to_string(),
-        ok,
-        code,
+        ok: checked.ok,
+        code: checked.code,
     });
-    ok
+    checked
 }
 
 /// An error for a script that ended in the middle of a body.

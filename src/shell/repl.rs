@@ -15,10 +15,13 @@ use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use super::assist::{self, Knowledge};
+use super::commands::{ShellParser, definitions};
 use super::exec::{self, Step};
-use super::lang;
+use super::lang::{self, Line, Origin};
 use crate::error::Error;
-use crate::session::{Session, Stage};
+use crate::session::{Input, Session, Stage};
+use crate::smtp::auth::Secret;
+use crate::smtp::command::Verb;
 
 /// The rustyline helper: completion, hints and highlighting from [`assist`].
 #[derive(Default)]
@@ -37,7 +40,7 @@ impl Completer for ShellHelper {
         pos: usize,
         ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let lower = line[..pos].to_ascii_lowercase();
+        let lower = line.get(..pos).unwrap_or(line).to_ascii_lowercase();
         if !self.know.body && (lower.starts_with(":send ") || lower.starts_with(":save ")) {
             return self.files.complete(line, pos, ctx);
         }
@@ -79,10 +82,9 @@ impl Highlighter for ShellHelper {
         }
         let end = line.find([' ', '\t']).unwrap_or(line.len());
         let (word, rest) = line.split_at(end);
-        let known = if word.starts_with(':') {
-            lang::SHELL_COMMANDS.iter().any(|c| c.0 == word)
-        } else {
-            lang::VERBS.iter().any(|v| v.0.eq_ignore_ascii_case(word))
+        let known = match word.strip_prefix(':') {
+            Some(name) => definitions().find_subcommand(name).is_some(),
+            None => Verb::of_word(word).syntax().is_some(),
         };
         if known {
             Cow::Owned(format!("{}{rest}", word.bold().cyan()))
@@ -119,14 +121,13 @@ pub fn default_history_path() -> Option<PathBuf> {
 
 /// The prompt: host, TLS (with `!` when not verified), user, transaction stage; in body
 /// mode a distinct prompt with the line count.
-pub fn prompt(session: &Session, body_lines: usize) -> String {
+pub fn prompt(session: &Session) -> String {
+    match session.input() {
+        Input::Chunk { left } => return format!("bdat {left} left> "),
+        Input::Body { lines } => return format!("data {}> ", lines + 1),
+        Input::Command | Input::AuthResponse => {}
+    }
     let st = session.state();
-    if let Some(left) = session.chunk_left() {
-        return format!("bdat {left} left> ");
-    }
-    if session.in_body() {
-        return format!("data {}> ", body_lines + 1);
-    }
     let Some(t) = &st.target else {
         return "smtpsh (not connected)> ".to_string();
     };
@@ -136,6 +137,8 @@ pub fn prompt(session: &Session, body_lines: usize) -> String {
     }
     if let Some(u) = &st.user {
         p = format!("{u}@{p}");
+    } else if st.auth_by_hand {
+        p = format!("authenticated@{p}");
     }
     match st.stage {
         Stage::Idle => {}
@@ -143,7 +146,7 @@ pub fn prompt(session: &Session, body_lines: usize) -> String {
         Stage::Rcpt(n) => p.push_str(&format!(" rcpt {n}")),
         Stage::Data => p.push_str(" data"),
     }
-    if session.expects_secret() {
+    if session.input() == Input::AuthResponse {
         p.push_str(" auth-response (kept out of history)");
     }
     format!("{p}> ")
@@ -151,7 +154,7 @@ pub fn prompt(session: &Session, body_lines: usize) -> String {
 
 /// Run the interactive shell until `:quit` or Ctrl-D.
 pub fn run(session: &mut Session, history: Option<PathBuf>, color: bool) -> anyhow::Result<()> {
-    crate::cancel::install();
+    session.cancel().on_ctrl_c();
     // List completion, as in bash: Tab completes the common prefix, Tab again lists.
     let config = Config::builder()
         .auto_add_history(false)
@@ -175,7 +178,7 @@ pub fn run(session: &mut Session, history: Option<PathBuf>, color: bool) -> anyh
     let mut shell = Repl {
         rl,
         history,
-        body_lines: 0,
+        parser: ShellParser::new(),
     };
     loop {
         if let Some(h) = shell.rl.helper_mut() {
@@ -185,14 +188,12 @@ pub fn run(session: &mut Session, history: Option<PathBuf>, color: bool) -> anyh
             };
         }
         session.transcript.flush();
-        let p = prompt(session, shell.body_lines);
+        let p = prompt(session);
         let input = match shell.rl.readline(&p) {
             Ok(l) => l,
             Err(ReadlineError::Interrupted) => continue, // Ctrl-C: drop the line, stay
             Err(ReadlineError::Eof) => {
-                if let Err(e) = session.quit() {
-                    eprintln!("smtpsh: {e}");
-                }
+                session.quit();
                 break;
             }
             Err(e) => return Err(e.into()),
@@ -212,7 +213,7 @@ pub fn run(session: &mut Session, history: Option<PathBuf>, color: bool) -> anyh
 struct Repl {
     rl: Editor<ShellHelper, DefaultHistory>,
     history: Option<PathBuf>,
-    body_lines: usize,
+    parser: ShellParser,
 }
 
 impl Repl {
@@ -292,19 +293,34 @@ impl Repl {
         }
     }
 
-    /// Run one line; `true` to leave.
-    fn line(&mut self, session: &mut Session, line: &str) -> bool {
-        let in_body = session.in_body();
-        // Decide before running the line: a line answering an AUTH challenge is a secret.
-        let keep = !in_body && !session.expects_secret() && lang::history_safe(line);
-        crate::cancel::clear();
-        let result = exec::execute(session, line, true);
-        if keep {
-            self.remember(line.trim_end());
-        }
-        self.body_lines = match (session.in_body(), in_body) {
-            (true, true) => self.body_lines + 1,
-            _ => 0,
+    /// Run one line; `true` to leave. What the line is depends on what the session waits
+    /// for: a body line, an AUTH response (a secret), or a command, parsed here once.
+    fn line(&mut self, session: &mut Session, text: &str) -> bool {
+        session.cancel().clear();
+        let result = match session.input() {
+            Input::Body { .. } | Input::Chunk { .. } => {
+                exec::run_body_line(session, text.as_bytes(), true)
+            }
+            Input::AuthResponse => session
+                .auth_response(&Secret::new(text))
+                .map(Step::Reply)
+                .map_err(anyhow::Error::from),
+            Input::Command => match lang::parse_line(text, Origin::Prompt, &mut self.parser) {
+                Ok(line) => {
+                    // Decide before running the line: lines that carry secrets never go to
+                    // the history file (safety rule 5).
+                    let keep = match &line {
+                        Line::Blank => false,
+                        Line::Smtp(cmd) => !cmd.is_secret(),
+                        Line::Shell(cmd) => cmd.history_safe(),
+                    };
+                    if keep {
+                        self.remember(text.trim_end());
+                    }
+                    exec::run_line(session, line)
+                }
+                Err(e) => Err(anyhow::Error::new(e)),
+            },
         };
         match result {
             Ok(Step::Quit) => return true,

@@ -1,26 +1,39 @@
-//! Script mode: the command language from a file or a pipe, in lockstep — or, with
-//! `--pipeline`, with runs of MAIL/RCPT/RSET (ended by DATA or NOOP) sent as one write
-//! (RFC 2920). The lines after a DATA answered 354 are the body up to a lone `.`; an
-//! unexpected 4xx/5xx (one not checked by the `:expect` lines right after its command) fails
-//! the script; errors name the file and line.
+//! Script mode: the command language from a file or a pipe.
+//!
+//! A [`Reader`] turns the script into typed items, once, line by line (so a script of a
+//! million messages runs in flat memory): SMTP commands, shell commands, the body after a
+//! `DATA` up to a lone `.`, a typed BDAT's data. The structure is the script's, not the
+//! server's: the lines after `DATA` are the body whatever DATA was answered (a refused DATA
+//! skips them, never runs them as commands); an `:expect` directly after `DATA` checks DATA's
+//! reply. [`check`] runs the reader alone (`--check`, and before connecting); [`run`] runs
+//! the items in lockstep or, with `--pipeline`, with runs of MAIL/RCPT/RSET (ended by DATA or
+//! NOOP) sent as one write (RFC 2920) — the same items either way, so a script means one
+//! thing whatever the flag.
+//!
+//! An unexpected 4xx/5xx (one not checked by the `:expect` lines right after its command)
+//! fails the script; errors name the file and line. Every way out ends the session politely
+//! (safety rule 9).
 
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::Context as _;
 
+use super::commands::{ShellCmd, ShellParser};
 use super::exec::{self, Step};
-use super::lang::{self, ExpectSpec};
+use super::lang::{self, ExpectSpec, LangError, Line, Origin};
 use crate::error::{ExpectationFailed, UsageError};
-use crate::session::Session;
-use crate::smtp::command::Verb;
+use crate::session::{Input, Session};
+use crate::smtp::auth::Secret;
+use crate::smtp::command::{Args, Command, Verb};
 use crate::smtp::reply::Reply;
 
 /// How a script is run.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Where relative `:send` paths start: the script file's directory (`None` for stdin:
-    /// the current directory).
-    pub base_dir: Option<std::path::PathBuf>,
+    /// Where relative `:send` paths start: the script file's directory (`None`: the current
+    /// directory).
+    pub base_dir: Option<PathBuf>,
     /// Go on after an unexpected 4xx/5xx or a missed `:expect` (still failing at the end).
     pub keep_going: bool,
     /// Send runs of pipelinable commands as one write.
@@ -38,107 +51,404 @@ pub struct Summary {
     pub failures: u64,
 }
 
+/// One line of a script, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// An SMTP command.
+    Smtp(Command),
+    /// A shell command (`:expect` included), with its text for messages.
+    Shell(ShellCmd, String),
+    /// A line of the body after DATA (the bytes as in the file, without the line end).
+    Body {
+        /// The line.
+        line: Vec<u8>,
+        /// It looks like a mistaken shell command (`:expect 250`): sent, with a warning.
+        suspicious: bool,
+    },
+    /// The lone `.` that ends the body.
+    BodyEnd,
+    /// A line of a typed BDAT's data.
+    Chunk(Vec<u8>),
+}
+
+/// Why a script line can't be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    /// The line does not parse.
+    #[error("{file}:{line}: {error}")]
+    Line {
+        /// The script's name.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong (shown in the message, so not also a `source`).
+        error: LangError,
+    },
+    /// Anything else about a line (not UTF-8, a chunk overflow, the end inside a body).
+    #[error("{file}:{line}: {what}")]
+    Structure {
+        /// The script's name.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        what: String,
+    },
+    /// The script can't be read.
+    #[error("{file}: cannot read line {line}")]
+    Read {
+        /// The script's name.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where the reader is in the script's structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Commands,
+    /// Right after DATA: an `:expect` here checks DATA's reply; anything else is the body.
+    AfterData {
+        data_line: usize,
+    },
+    Body {
+        data_line: usize,
+    },
+    Chunk {
+        left: u64,
+        bdat_line: usize,
+    },
+}
+
+/// Reads a script into [`Item`]s, one line at a time.
+pub struct Reader<R> {
+    input: std::io::Split<R>,
+    name: String,
+    line_no: usize,
+    place: Place,
+    shell: ShellParser,
+    base_dir: Option<PathBuf>,
+    ended: bool,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// A reader of `input`, named `name` in messages; relative `:send` files are taken from
+    /// `base_dir`.
+    pub fn new(input: R, name: &str, base_dir: Option<PathBuf>) -> Reader<R> {
+        Reader {
+            input: input.split(b'\n'),
+            name: name.to_string(),
+            line_no: 0,
+            place: Place::Commands,
+            shell: ShellParser::new(),
+            base_dir,
+            ended: false,
+        }
+    }
+
+    /// The script's name, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn structure(&self, line: usize, what: impl Into<String>) -> ScriptError {
+        ScriptError::Structure {
+            file: self.name.clone(),
+            line,
+            what: what.into(),
+        }
+    }
+
+    fn lang(&self, line: usize, error: LangError) -> ScriptError {
+        ScriptError::Line {
+            file: self.name.clone(),
+            line,
+            error,
+        }
+    }
+
+    /// The next item and its line number; `Ok(None)` at the end. After an error the reader
+    /// goes on with the next line (so `--check` reports every problem).
+    pub fn next_item(&mut self) -> Result<Option<(usize, Item)>, ScriptError> {
+        loop {
+            let Some(raw) = self.input.next() else {
+                return self.at_end();
+            };
+            self.line_no += 1;
+            let n = self.line_no;
+            let raw = raw.map_err(|source| ScriptError::Read {
+                file: self.name.clone(),
+                line: n,
+                source,
+            })?;
+            // A script file's own line ending (LF or CRLF) is not part of the line; a CR
+            // anywhere else stays, and the checks refuse it in a command.
+            let raw = raw.strip_suffix(b"\r").unwrap_or(&raw).to_vec();
+            match self.place {
+                Place::Chunk { left, bdat_line } => {
+                    let len = raw.len() as u64;
+                    let left = if len + 2 <= left {
+                        left - len - 2
+                    } else if len == left {
+                        0
+                    } else {
+                        self.place = Place::Commands;
+                        return Err(self.structure(
+                            n,
+                            format!(
+                                "this line is {} octets with its CRLF and the BDAT of line {bdat_line} has {left} left (BDAT counts octets)",
+                                len + 2
+                            ),
+                        ));
+                    };
+                    self.place = if left == 0 {
+                        Place::Commands
+                    } else {
+                        Place::Chunk { left, bdat_line }
+                    };
+                    return Ok(Some((n, Item::Chunk(raw))));
+                }
+                Place::AfterData { data_line } => {
+                    self.place = Place::Body { data_line };
+                    if let Some(item) = self.expect_after_data(n, &raw)? {
+                        if let Item::Shell(ShellCmd::Expect(e), _) = &item
+                            && !e.spec.admits(354)
+                        {
+                            // `DATA` then `:expect 554`: the script says DATA is refused,
+                            // so no body follows.
+                            self.place = Place::Commands;
+                        }
+                        return Ok(Some((n, item)));
+                    }
+                    return Ok(Some((n, body_item(raw, &mut self.place))));
+                }
+                Place::Body { .. } => return Ok(Some((n, body_item(raw, &mut self.place)))),
+                Place::Commands => {}
+            }
+            let text = String::from_utf8(raw).map_err(|_| {
+                self.structure(
+                    n,
+                    "the line is not UTF-8 (only a message body may hold other bytes)",
+                )
+            })?;
+            let line = lang::parse_line(&text, Origin::Script, &mut self.shell)
+                .map_err(|e| self.lang(n, e))?;
+            let item = match line {
+                Line::Blank => continue,
+                Line::Smtp(cmd) => {
+                    match (cmd.verb(), cmd.args()) {
+                        (Verb::Data, _) => self.place = Place::AfterData { data_line: n },
+                        (Verb::Bdat, Args::Bdat(b)) if b.size > 0 => {
+                            self.place = Place::Chunk {
+                                left: b.size,
+                                bdat_line: n,
+                            }
+                        }
+                        _ => {}
+                    }
+                    Item::Smtp(cmd)
+                }
+                Line::Shell(ShellCmd::Send(mut s)) => {
+                    // Relative files are the script's (see docs/scripting.md).
+                    if let Some(base) = &self.base_dir
+                        && s.file.is_relative()
+                    {
+                        s.file = base.join(&s.file);
+                    }
+                    Item::Shell(ShellCmd::Send(s), text.trim().to_string())
+                }
+                Line::Shell(cmd) => Item::Shell(cmd, text.trim().to_string()),
+            };
+            return Ok(Some((n, item)));
+        }
+    }
+
+    /// A line right after DATA: an `:expect` there checks DATA's reply (PRODUCT.md, "The
+    /// command language"); anything else is the first body line.
+    fn expect_after_data(&mut self, n: usize, raw: &[u8]) -> Result<Option<Item>, ScriptError> {
+        let Ok(text) = std::str::from_utf8(raw) else {
+            return Ok(None);
+        };
+        let t = text.trim_start();
+        let name = t
+            .strip_prefix(':')
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or("");
+        if !name.eq_ignore_ascii_case("expect") {
+            return Ok(None);
+        }
+        match self.shell.parse(t) {
+            Ok(cmd @ ShellCmd::Expect(_)) => Ok(Some(Item::Shell(cmd, t.trim_end().to_string()))),
+            Ok(_) => Ok(None),
+            Err(e) => Err(self.lang(n, e)),
+        }
+    }
+
+    fn at_end(&mut self) -> Result<Option<(usize, Item)>, ScriptError> {
+        if self.ended {
+            return Ok(None);
+        }
+        self.ended = true;
+        match self.place {
+            Place::AfterData { data_line } | Place::Body { data_line } => Err(self.structure(
+                self.line_no,
+                format!(
+                    "the script ends inside the body of the DATA of line {data_line} (no lone '.' line); the message would not be sent"
+                ),
+            )),
+            Place::Chunk { left, bdat_line } => Err(self.structure(
+                self.line_no,
+                format!(
+                    "the script ends with {left} octets of the BDAT of line {bdat_line} still owed"
+                ),
+            )),
+            Place::Commands => Ok(None),
+        }
+    }
+}
+
+fn body_item(raw: Vec<u8>, place: &mut Place) -> Item {
+    match lang::parse_body_line(&raw) {
+        lang::BodyLine::End => {
+            *place = Place::Commands;
+            Item::BodyEnd
+        }
+        lang::BodyLine::Text { suspicious, .. } => Item::Body {
+            line: raw,
+            suspicious,
+        },
+    }
+}
+
+/// A problem `--check` found.
+#[derive(Debug)]
+pub struct Problem {
+    /// What and where (`file:line: …`).
+    pub error: anyhow::Error,
+    /// A warning only (a body line that looks like a command): the script still runs.
+    pub warning: bool,
+}
+
+/// Read the whole script and report every problem, connecting to nothing: syntax, the
+/// structure of bodies and chunks, and that every `:send` file can be opened.
+pub fn check(reader: &mut Reader<impl BufRead>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    loop {
+        match reader.next_item() {
+            Ok(None) => break,
+            Ok(Some((n, item))) => match item {
+                Item::Shell(ShellCmd::Send(s), _) => {
+                    if let Err(e) = std::fs::File::open(&s.file) {
+                        problems.push(Problem {
+                            error: anyhow::anyhow!(UsageError(format!(
+                                "{}:{n}: cannot open {}: {e}",
+                                reader.name(),
+                                s.file.display()
+                            ))),
+                            warning: false,
+                        });
+                    }
+                }
+                Item::Body {
+                    line,
+                    suspicious: true,
+                } => problems.push(Problem {
+                    error: anyhow::anyhow!(
+                        "{}:{n}: {:?} is a line of the message body, not a command (a body ends at a lone '.')",
+                        reader.name(),
+                        String::from_utf8_lossy(&line)
+                    ),
+                    warning: true,
+                }),
+                _ => {}
+            },
+            Err(e @ ScriptError::Read { .. }) => {
+                problems.push(Problem {
+                    error: anyhow::Error::new(e),
+                    warning: false,
+                });
+                break;
+            }
+            Err(e) => problems.push(Problem {
+                error: anyhow::Error::new(UsageError(e.to_string())),
+                warning: false,
+            }),
+        }
+    }
+    problems
+}
+
 /// A reply not yet accepted: it fails the script unless an `:expect` follows its command.
 struct Unchecked {
     line_no: usize,
     command: String,
     reply: Reply,
+    /// On LMTP, the recipient this reply was for.
+    rcpt: Option<String>,
 }
 
-/// Script lines with one line of lookahead, numbered from 1.
-struct Lines<R> {
-    input: std::io::Split<R>,
-    name: String,
-    line_no: usize,
-    peeked: Option<(usize, String)>,
+/// What the last step left for `:expect` to look at.
+#[derive(Default)]
+enum Pending {
+    /// Nothing that fails the script if left alone.
+    #[default]
+    Nothing,
+    /// A 4xx/5xx that fails the script unless an `:expect` covers it.
+    Reply(Unchecked),
+    /// LMTP: the failing per-recipient replies to the last message, until `:expect` covers
+    /// them (one without a recipient covers all; `:expect <rcpt> …` that one).
+    Recipients(Vec<Unchecked>),
 }
 
-impl<R: BufRead> Lines<R> {
-    fn next(&mut self) -> anyhow::Result<Option<(usize, String)>> {
-        if let Some(p) = self.peeked.take() {
-            return Ok(Some(p));
-        }
-        let Some(raw) = self.input.next() else {
-            return Ok(None);
-        };
-        self.line_no += 1;
-        let n = self.line_no;
-        let raw = raw.with_context(|| format!("{}: cannot read line {n}", self.name))?;
-        // A script file's own line ending (LF or CRLF) is not part of the command; a CR
-        // anywhere else stays, and the checks refuse it.
-        let raw = raw.strip_suffix(b"\r").unwrap_or(&raw);
-        let line = String::from_utf8(raw.to_vec())
-            .map_err(|_| UsageError(format!("{}:{n}: the line is not UTF-8", self.name)))?;
-        Ok(Some((n, line)))
-    }
-
-    /// The next line that is not blank or a comment, without consuming it (blank and comment
-    /// lines before it are consumed).
-    fn peek_command(&mut self) -> anyhow::Result<Option<&(usize, String)>> {
-        loop {
-            if self.peeked.is_none() {
-                self.peeked = self.next()?;
-            }
-            match &self.peeked {
-                Some((_, l)) if is_skipped(l) => self.peeked = None,
-                _ => return Ok(self.peeked.as_ref()),
-            }
-        }
-    }
-}
-
-fn is_skipped(line: &str) -> bool {
-    let t = line.trim_start();
-    t.is_empty() || t.starts_with('#')
-}
-
-fn expect_of(line: &str) -> Option<&str> {
-    let t = line.trim_start();
-    (t.len() >= 7 && t[..7].eq_ignore_ascii_case(":expect")).then(|| t[7..].trim())
-}
-
-/// `:send FILE` with a relative FILE, made relative to the script's directory.
-fn with_base(line: &str, base: Option<&std::path::Path>) -> String {
-    if let Some(base) = base
-        && line.len() > 6
-        && line[..6].eq_ignore_ascii_case(":send ")
-    {
-        let file = line[6..].trim();
-        if std::path::Path::new(file).is_relative() {
-            return format!(":send {}", base.join(file).display());
-        }
-    }
-    line.to_string()
-}
-
-fn pipelinable(line: &str) -> bool {
-    !line.starts_with(':')
-        && matches!(
-            Verb::of_line(line),
-            Verb::Mail | Verb::Rcpt | Verb::Rset | Verb::Data | Verb::Noop
-        )
-}
-
-fn ends_group(line: &str) -> bool {
-    matches!(Verb::of_line(line), Verb::Data | Verb::Noop)
+/// A body not sent because its DATA was refused.
+struct Skip {
+    data_line: usize,
+    code: u16,
+    noted: bool,
 }
 
 /// One command of a pipelined group and the `:expect` lines after it.
-struct Item {
+struct Member {
     line_no: usize,
-    line: String,
+    cmd: Command,
     expects: Vec<(usize, ExpectSpec)>,
 }
 
-struct Runner<'a> {
+struct Runner<'a, R> {
     session: &'a mut Session,
-    name: String,
+    reader: Reader<R>,
+    peeked: Option<(usize, Item)>,
     opts: Options,
     sum: &'a mut Summary,
     first_failure: Option<String>,
+    pending: Pending,
+    /// The body being skipped: its DATA was not answered 354.
+    skipping: Option<Skip>,
 }
 
-impl Runner<'_> {
+impl<R: BufRead> Runner<'_, R> {
+    fn next(&mut self) -> anyhow::Result<Option<(usize, Item)>> {
+        if let Some(p) = self.peeked.take() {
+            return Ok(Some(p));
+        }
+        Ok(self.reader.next_item()?)
+    }
+
+    fn peek(&mut self) -> anyhow::Result<Option<&(usize, Item)>> {
+        if self.peeked.is_none() {
+            self.peeked = self.reader.next_item()?;
+        }
+        Ok(self.peeked.as_ref())
+    }
+
+    fn at(&self, line_no: usize) -> String {
+        format!("{}:{line_no}", self.reader.name())
+    }
+
     fn fail(&mut self, msg: String) -> anyhow::Result<()> {
         self.sum.failures += 1;
         if self.opts.keep_going {
@@ -151,218 +461,294 @@ impl Runner<'_> {
     }
 
     fn unexpected(&mut self, u: Unchecked) -> anyhow::Result<()> {
+        let hint = match &u.rcpt {
+            Some(r) => format!(":expect {r} {}", u.reply.code),
+            None => format!(":expect {}", u.reply.code),
+        };
         let msg = format!(
-            "{}:{}: unexpected reply {} to {} (put ':expect {}' after it if that is what you want)",
-            self.name, u.line_no, u.reply.code, u.command, u.reply.code
+            "{}: unexpected reply {} to {} (put '{hint}' after it if that is what you want)",
+            self.at(u.line_no),
+            u.reply.code,
+            u.command
         );
         self.fail(msg)
     }
 
-    fn check(
+    /// Whatever the last step left unchecked fails now (the next line is not an
+    /// `:expect`).
+    fn settle(&mut self) -> anyhow::Result<()> {
+        match std::mem::take(&mut self.pending) {
+            Pending::Nothing => Ok(()),
+            Pending::Reply(u) => self.unexpected(u),
+            Pending::Recipients(list) => {
+                for u in list {
+                    self.unexpected(u)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A reply that ended a step at `line_no`: kept for the `:expect` lines after it.
+    fn replied(&mut self, line_no: usize, what: String, r: Reply) {
+        self.sum.replies += 1;
+        let per = self.session.recipient_replies();
+        self.pending = if !per.is_empty() {
+            Pending::Recipients(
+                per.iter()
+                    .filter(|(_, rep)| lang::is_failure(rep))
+                    .map(|(rcpt, rep)| Unchecked {
+                        line_no,
+                        command: format!("the message, for {rcpt}"),
+                        reply: rep.clone(),
+                        rcpt: Some(rcpt.clone()),
+                    })
+                    .collect(),
+            )
+        } else if lang::is_failure(&r) {
+            Pending::Reply(Unchecked {
+                line_no,
+                command: what,
+                reply: r,
+                rcpt: None,
+            })
+        } else {
+            Pending::Nothing
+        };
+    }
+
+    /// `:expect` at `line_no`: checks what the last step left (one recipient's reply, on
+    /// LMTP, when it names one).
+    fn expect(
         &mut self,
         line_no: usize,
         spec: &ExpectSpec,
         reply: Option<&Reply>,
     ) -> anyhow::Result<()> {
-        if !exec::check_expect(self.session, spec, reply) {
-            self.missed(line_no, spec.as_str(), reply)?;
+        let checked = exec::check_expect(self.session, spec, reply);
+        match &mut self.pending {
+            Pending::Recipients(list) => {
+                list.retain(|u| !spec.covers(u.rcpt.as_deref().unwrap_or("")))
+            }
+            p => *p = Pending::Nothing,
+        }
+        if !checked.ok {
+            let msg = format!(
+                "{}: expected {}, got {}",
+                self.at(line_no),
+                spec.as_str(),
+                checked.got()
+            );
+            self.fail(msg)?;
         }
         Ok(())
     }
 
-    /// A missed `:expect` at `line_no`: one message for lockstep and pipelined scripts.
-    fn missed(&mut self, line_no: usize, spec: &str, reply: Option<&Reply>) -> anyhow::Result<()> {
-        let got = reply
-            .map(|r| r.code.to_string())
-            .unwrap_or_else(|| "no reply".into());
-        self.fail(format!(
-            "{}:{line_no}: expected {spec}, got {got}",
-            self.name
-        ))
-    }
-
-    fn note_reply(&mut self, line_no: usize, command: &str, r: Reply) -> Option<Unchecked> {
-        self.sum.replies += 1;
-        lang::is_failure(&r).then(|| {
-            let command = if lang::history_safe(command) {
-                command.to_string()
-            } else {
-                "an AUTH step".to_string()
-            };
-            Unchecked {
-                line_no,
-                command,
-                reply: r,
+    fn run(&mut self) -> anyhow::Result<()> {
+        while let Some((n, item)) = self.next()? {
+            if let Item::Shell(ShellCmd::Expect(e), _) = &item {
+                self.sum.commands += 1;
+                let last = self.session.last_reply().cloned();
+                self.expect(n, &e.spec, last.as_ref())?;
+                continue;
             }
-        })
+            if !matches!(item, Item::Body { .. } | Item::Chunk(_)) {
+                self.settle()?;
+            }
+            if let Input::Body { .. } = self.session.input()
+                && !matches!(item, Item::Body { .. } | Item::BodyEnd)
+            {
+                // Whatever comes next would become part of the message: stop here, and
+                // leaving closes the connection without ending the body, so nothing is
+                // delivered.
+                return Err(ExpectationFailed(format!(
+                    "{}: the server accepted DATA with 354 but the script has no body here (its :expect said DATA would be refused); the connection is closed so that nothing is delivered",
+                    self.at(n)
+                ))
+                .into());
+            }
+            match item {
+                Item::Smtp(cmd) => self.command(n, cmd)?,
+                Item::Shell(cmd, text) => {
+                    self.sum.commands += 1;
+                    let what = if cmd.history_safe() {
+                        text
+                    } else {
+                        "a :raw line".to_string()
+                    };
+                    match cmd.run(self.session).with_context(|| self.at(n))? {
+                        Step::Reply(r) => self.replied(n, what, r),
+                        Step::Quit => break,
+                        Step::Expect { .. } | Step::Nothing => {}
+                    }
+                }
+                Item::Body { line, suspicious } => self.body_line(n, &line, suspicious)?,
+                Item::BodyEnd => {
+                    if self.skipping.take().is_none() {
+                        let r = self.session.end_body().with_context(|| self.at(n))?;
+                        self.replied(n, "the end of the body".into(), r);
+                    }
+                }
+                Item::Chunk(line) => {
+                    if let Input::Chunk { .. } = self.session.input()
+                        && let Some(r) =
+                            self.session.chunk_line(&line).with_context(|| self.at(n))?
+                    {
+                        self.replied(n, "the BDAT chunk".into(), r);
+                    }
+                }
+            }
+        }
+        self.settle()
     }
 
-    /// After a step that ended an LMTP message: its failing per-recipient replies, each to be
-    /// covered by an `:expect` (the step's own `unchecked` is then these, not the last reply).
-    fn rcpt_failures(
-        &mut self,
-        line_no: usize,
-        unchecked: &mut Option<Unchecked>,
-    ) -> Vec<Unchecked> {
-        let per = self.session.recipient_replies();
-        if per.is_empty() {
-            return Vec::new();
+    fn body_line(&mut self, n: usize, line: &[u8], suspicious: bool) -> anyhow::Result<()> {
+        let at = self.at(n);
+        if let Some(skip) = &mut self.skipping {
+            if !skip.noted && self.session.is_connected() {
+                skip.noted = true;
+                let msg = format!(
+                    "{at}: the body is not sent: its DATA (line {}) was answered {}",
+                    skip.data_line, skip.code
+                );
+                self.session.note(msg);
+            }
+            return Ok(());
         }
-        *unchecked = None;
-        per.iter()
-            .filter(|(_, rep)| lang::is_failure(rep))
-            .map(|(rcpt, rep)| Unchecked {
-                line_no,
-                command: format!("the message, for {rcpt}"),
-                reply: rep.clone(),
-            })
-            .collect()
+        if suspicious {
+            self.session.warn(format!(
+                "{}: {:?} is sent as a line of the message, not run: a body ends only at a lone '.'",
+                self.at(n),
+                String::from_utf8_lossy(line)
+            ));
+        }
+        self.session
+            .body_line(line, false)
+            .with_context(|| self.at(n))?;
+        Ok(())
+    }
+
+    fn command(&mut self, n: usize, cmd: Command) -> anyhow::Result<()> {
+        self.sum.commands += 1;
+        if self.session.input() == Input::AuthResponse {
+            // The line answers the server's 334 to an AUTH typed by hand: a secret.
+            let r = self
+                .session
+                .auth_response(&Secret::new(cmd.expose()))
+                .with_context(|| self.at(n))?;
+            self.replied(n, "an AUTH response".into(), r);
+            return Ok(());
+        }
+        if self.opts.pipeline && cmd.verb().pipelines() {
+            return self.group(n, cmd);
+        }
+        let what = if cmd.is_secret() {
+            "an AUTH step".to_string()
+        } else {
+            cmd.shown()
+        };
+        let r = exec::run_command(self.session, &cmd).with_context(|| self.at(n))?;
+        if let Step::Reply(r) = r {
+            self.after_data(n, &cmd, &r);
+            self.replied(n, what, r);
+        }
+        Ok(())
+    }
+
+    /// A DATA not answered 354 leaves its body to be skipped.
+    fn after_data(&mut self, n: usize, cmd: &Command, r: &Reply) {
+        if *cmd.verb() == Verb::Data && !matches!(self.session.input(), Input::Body { .. }) {
+            self.skipping = Some(Skip {
+                data_line: n,
+                code: r.code.value(),
+                noted: false,
+            });
+        }
     }
 
     /// A pipelined group starting with `first`: the group's commands, each with the
     /// `:expect` lines after it.
-    fn group<R: BufRead>(
-        &mut self,
-        lines: &mut Lines<R>,
-        first: (usize, String),
-    ) -> anyhow::Result<Option<Unchecked>> {
-        let mut group = vec![Item {
-            line_no: first.0,
-            line: first.1,
+    fn group(&mut self, first_no: usize, first: Command) -> anyhow::Result<()> {
+        let mut group = vec![Member {
+            line_no: first_no,
+            cmd: first,
             expects: Vec::new(),
         }];
-        while let Some((n, l)) = lines.peek_command()?.cloned() {
-            let last = group.last_mut().expect("not empty");
-            if let Some(spec) = expect_of(&l) {
-                let spec = ExpectSpec::parse(spec)
-                    .map_err(|e| UsageError(format!("{}:{n}: {e}", self.name)))?;
-                last.expects.push((n, spec));
-            } else if pipelinable(&l) && !ends_group(&last.line) {
-                group.push(Item {
-                    line_no: n,
-                    line: l,
-                    expects: Vec::new(),
-                });
-            } else {
+        loop {
+            let last_ends = group.last().is_some_and(|m| m.cmd.verb().ends_pipeline());
+            let take = match self.peek()? {
+                Some((_, Item::Shell(ShellCmd::Expect(_), _))) => true,
+                Some((_, Item::Smtp(c)))
+                    if !last_ends && (c.verb().pipelines() || c.verb().ends_pipeline()) =>
+                {
+                    true
+                }
+                _ => false,
+            };
+            if !take {
                 break;
             }
-            lines.peeked = None;
-        }
-        self.sum.commands += group.len() as u64;
-        let cmds: Vec<&str> = group.iter().map(|g| g.line.as_str()).collect();
-        let at = format!("{}:{}", self.name, group[0].line_no);
-        let replies = self.session.pipeline(&cmds).with_context(|| at)?;
-        let mut last_unchecked = None;
-        for (item, r) in group.iter().zip(replies) {
-            if item.expects.is_empty() {
-                if let Some(u) = self.note_reply(item.line_no, &item.line, r) {
-                    // Only the group's last command can still get an :expect after the group.
-                    if let Some(prev) = last_unchecked.replace(u) {
-                        self.unexpected(prev)?;
+            match self.peeked.take() {
+                Some((n, Item::Shell(ShellCmd::Expect(e), _))) => {
+                    if let Some(m) = group.last_mut() {
+                        m.expects.push((n, e.spec));
                     }
                 }
-            } else {
-                self.sum.replies += 1;
-                if let Some(prev) = last_unchecked.take() {
-                    self.unexpected(prev)?;
-                }
-                for (en, spec) in &item.expects {
-                    self.check(*en, spec, Some(&r))?;
+                Some((n, Item::Smtp(cmd))) => group.push(Member {
+                    line_no: n,
+                    cmd,
+                    expects: Vec::new(),
+                }),
+                other => {
+                    self.peeked = other;
+                    break;
                 }
             }
         }
-        Ok(last_unchecked)
+        self.sum.commands +=
+            (group.len() - 1) as u64 + group.iter().map(|m| m.expects.len() as u64).sum::<u64>();
+        let cmds: Vec<Command> = group.iter().map(|m| m.cmd.clone()).collect();
+        let at = self.at(group[0].line_no);
+        let replies = self.session.pipeline(&cmds).with_context(|| at)?;
+        for (m, r) in group.iter().zip(replies) {
+            self.after_data(m.line_no, &m.cmd, &r);
+            // Only the group's last command can still get an :expect after the group.
+            self.settle()?;
+            self.replied(m.line_no, m.cmd.shown(), r.clone());
+            for (en, spec) in &m.expects {
+                self.expect(*en, spec, Some(&r))?;
+            }
+        }
+        Ok(())
     }
 }
 
-/// Run a script. `name` is used in messages (`check.smtp:12: …`); `sum` is filled in as it
-/// goes, so the caller can report it whatever the outcome.
+/// Run a script: every item in order, then leave the session politely — also when a step
+/// fails. `sum` is filled in as it goes, so the caller can report it whatever the outcome.
 pub fn run(
     session: &mut Session,
-    input: impl BufRead,
-    name: &str,
+    reader: Reader<impl BufRead>,
     opts: Options,
     sum: &mut Summary,
 ) -> anyhow::Result<()> {
-    let mut lines = Lines {
-        input: input.split(b'\n'),
-        name: name.to_string(),
-        line_no: 0,
-        peeked: None,
-    };
     let mut r = Runner {
         session,
-        name: name.to_string(),
+        reader,
+        peeked: None,
         opts,
         sum,
         first_failure: None,
+        pending: Pending::Nothing,
+        skipping: None,
     };
-    let mut unchecked: Option<Unchecked> = None;
-    // LMTP: the failing per-recipient replies to the last message, until an `:expect`
-    // covers them (one without a recipient covers all; `:expect <rcpt> …` that one).
-    let mut rcpt_unchecked: Vec<Unchecked> = Vec::new();
-
-    while let Some((line_no, line)) = lines.next()? {
-        let at = || format!("{name}:{line_no}");
-        if r.session.in_body() {
-            if let Step::Reply(rep) = exec::execute(r.session, &line, false).with_context(at)? {
-                unchecked = r.note_reply(line_no, "the end of the body", rep);
-                rcpt_unchecked = r.rcpt_failures(line_no, &mut unchecked);
-            }
-            continue;
-        }
-        if is_skipped(&line) {
-            continue;
-        }
-        let t = line.trim_start();
-        if let Some(u) = unchecked.take()
-            && expect_of(t).is_none()
-        {
-            r.unexpected(u)?;
-        }
-        if expect_of(t).is_none() {
-            for u in std::mem::take(&mut rcpt_unchecked) {
-                r.unexpected(u)?;
-            }
-        }
-        if r.opts.pipeline && pipelinable(t) {
-            unchecked = r.group(&mut lines, (line_no, t.to_string()))?;
-            continue;
-        }
-        r.sum.commands += 1;
-        let t = &with_base(t, r.opts.base_dir.as_deref());
-        match exec::execute(r.session, t, false).with_context(at)? {
-            Step::Reply(rep) => {
-                unchecked = r.note_reply(line_no, t, rep);
-                rcpt_unchecked = r.rcpt_failures(line_no, &mut unchecked);
-            }
-            Step::Expect { ok: false, spec } => {
-                let last = r.session.last_reply().cloned();
-                r.missed(line_no, &spec, last.as_ref())?;
-            }
-            Step::Expect { ok: true, spec } => match spec.strip_prefix('<') {
-                Some(named) => {
-                    let named = format!("<{}>", named.split('>').next().unwrap_or(""));
-                    rcpt_unchecked.retain(|u| !u.command.ends_with(&format!("for {named}")));
-                }
-                None => rcpt_unchecked.clear(),
-            },
-            Step::Nothing => {}
-            Step::Quit => break,
-        }
-    }
-    if r.session.in_body() {
-        return Err(exec::unterminated_body());
-    }
-    if let Some(u) = unchecked.take() {
-        r.unexpected(u)?;
-    }
-    for u in rcpt_unchecked {
-        r.unexpected(u)?;
-    }
-    if r.session.is_connected() {
-        r.session.quit()?;
-    }
+    let result = r.run();
+    let why = if result.is_ok() {
+        "end of the script"
+    } else {
+        "the script failed"
+    };
+    r.session.end(why);
+    result?;
     if let Some(first) = r.first_failure {
         return Err(ExpectationFailed(format!(
             "{} failure(s); the first: {first}",
@@ -371,4 +757,9 @@ pub fn run(
         .into());
     }
     Ok(())
+}
+
+/// The directory relative `:send` paths in a script start from: the script file's own.
+pub fn base_dir(script: Option<&Path>) -> Option<PathBuf> {
+    script.and_then(Path::parent).map(Path::to_path_buf)
 }

@@ -82,10 +82,11 @@ pub fn stages(state: &State) -> String {
         } else {
             "on"
         },
-        state
-            .user
-            .as_deref()
-            .map_or("not authenticated".to_string(), |u| format!("as {u}"))
+        match (&state.user, state.auth_by_hand) {
+            (Some(u), _) => format!("as {u}"),
+            (None, true) => "yes (an AUTH typed by hand)".to_string(),
+            (None, false) => "not authenticated".to_string(),
+        }
     ));
     out
 }

@@ -1,5 +1,16 @@
-//! Command lines the user types: verb recognition and the checks that keep CR, LF, NUL
-//! and other control characters off the wire (PRODUCT.md safety rule 3).
+//! SMTP command lines as values: a [`Command`] is a checked line (no CR, LF, NUL or other
+//! control character, at most 510 octets: PRODUCT.md safety rule 3) with its verb and its
+//! parsed arguments. It is made once, where the line enters smtpsh (the prompt, a script, a
+//! shell command that builds one), and everything below takes the value.
+//!
+//! A command's `Display` is its exact wire form, CRLF included (as lettre's commands are):
+//! the line as typed, because a debugging shell sends what the user typed. Where a line holds
+//! a secret (an AUTH initial response typed by hand), [`Command::shown`] is what the
+//! transcript gets, and `Debug` redacts it too.
+
+use std::fmt;
+
+use super::bdat::Bdat;
 
 /// The longest command line without its CRLF: 512 octets minus 2 (RFC 5321 §4.5.3.1.4).
 pub const MAX_COMMAND_LINE: usize = 510;
@@ -41,33 +52,84 @@ pub enum Verb {
     Other(String),
 }
 
+/// The verbs smtpsh knows, with their syntax and what they do: for `:help VERB`, the
+/// prompt's hints and completion.
+const KNOWN: &[(Verb, &str, &str)] = &[
+    (
+        Verb::Ehlo,
+        "EHLO [domain]",
+        "greet and ask for the server's extensions (domain defaults to --ehlo)",
+    ),
+    (
+        Verb::Helo,
+        "HELO [domain]",
+        "old-style greeting, no extensions",
+    ),
+    (Verb::Lhlo, "LHLO [domain]", "LMTP greeting (RFC 2033)"),
+    (
+        Verb::Mail,
+        "MAIL FROM:<address> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]",
+        "start a transaction",
+    ),
+    (Verb::Rcpt, "RCPT TO:<address>", "add a recipient"),
+    (
+        Verb::Data,
+        "DATA",
+        "send the message; lines up to a lone '.' are the body",
+    ),
+    (Verb::Rset, "RSET", "abort the transaction"),
+    (
+        Verb::Noop,
+        "NOOP",
+        "do nothing (keeps the connection alive, checks it)",
+    ),
+    (Verb::Vrfy, "VRFY <user>", "ask whether a user exists"),
+    (
+        Verb::Expn,
+        "EXPN <list>",
+        "ask for a mailing list's members",
+    ),
+    (Verb::Help, "HELP [verb]", "ask the server for help"),
+    (
+        Verb::Starttls,
+        "STARTTLS",
+        "switch to TLS; on 220 the handshake runs at once",
+    ),
+    (
+        Verb::Auth,
+        "AUTH PLAIN|LOGIN|CRAM-MD5",
+        "authenticate; typed bare, the shell guides the exchange",
+    ),
+    (
+        Verb::Bdat,
+        "BDAT size [LAST]",
+        "send a chunk (CHUNKING, RFC 3030)",
+    ),
+    (Verb::Quit, "QUIT", "end the session"),
+];
+
 impl Verb {
-    /// The verb of `line`: its first word, up to a space or `:` (so `MAIL FROM:<a>` and
-    /// `mail from:<a>` are both `Mail`).
+    /// The verb of `line`: its first word, up to a space, TAB or `:` (so `MAIL FROM:<a>` and
+    /// `mail from:<a>` are both `Mail`). This and [`Command::parse`] are where a line's text
+    /// is looked at; everything after works on the value.
     pub fn of_line(line: &str) -> Verb {
         // RFC 5321 §2.4: verbs are case-insensitive. TAB ends the word too, so a typed
         // `EHLO<TAB>name` is still recognised.
-        let end = line.find([' ', '\t', ':']).unwrap_or(line.len());
-        let word = line[..end].to_ascii_uppercase();
-        match word.as_str() {
-            "HELO" => Verb::Helo,
-            "EHLO" => Verb::Ehlo,
-            "LHLO" => Verb::Lhlo,
-            "MAIL" => Verb::Mail,
-            "RCPT" => Verb::Rcpt,
-            "DATA" => Verb::Data,
-            "BDAT" => Verb::Bdat,
-            "RSET" => Verb::Rset,
-            "NOOP" => Verb::Noop,
-            "VRFY" => Verb::Vrfy,
-            "EXPN" => Verb::Expn,
-            "HELP" => Verb::Help,
-            "QUIT" => Verb::Quit,
-            "STARTTLS" => Verb::Starttls,
-            "AUTH" => Verb::Auth,
-            _ => Verb::Other(word),
-        }
+        let word = line.split([' ', '\t', ':']).next().unwrap_or("");
+        Verb::of_word(word)
     }
+
+    /// The verb a word names, case-insensitive.
+    pub fn of_word(word: &str) -> Verb {
+        let up = word.to_ascii_uppercase();
+        KNOWN
+            .iter()
+            .map(|(v, _, _)| v)
+            .find(|v| v.name() == up)
+            .cloned()
+            .unwrap_or(Verb::Other(up))
+    }
+
     /// The verb as sent on the wire, upper-case.
     pub fn name(&self) -> &str {
         match self {
@@ -87,6 +149,286 @@ impl Verb {
             Verb::Starttls => "STARTTLS",
             Verb::Auth => "AUTH",
             Verb::Other(word) => word,
+        }
+    }
+
+    /// The syntax line shown by `:help VERB` and the prompt's hint (`None` for verbs smtpsh
+    /// does not know).
+    pub fn syntax(&self) -> Option<&'static str> {
+        KNOWN.iter().find(|(v, _, _)| v == self).map(|k| k.1)
+    }
+
+    /// What the verb does, in a few words (`None` for verbs smtpsh does not know).
+    pub fn about(&self) -> Option<&'static str> {
+        KNOWN.iter().find(|(v, _, _)| v == self).map(|k| k.2)
+    }
+
+    /// Every verb smtpsh knows, in the order `:help` lists them.
+    pub fn known() -> impl Iterator<Item = &'static Verb> {
+        KNOWN.iter().map(|(v, _, _)| v)
+    }
+
+    /// May stand anywhere in a pipelined group (RFC 2920 §3.1).
+    pub fn pipelines(&self) -> bool {
+        matches!(self, Verb::Mail | Verb::Rcpt | Verb::Rset)
+    }
+
+    /// May end a pipelined group (RFC 2920 §3.1: DATA or NOOP, whose replies the client
+    /// must see before it goes on).
+    pub fn ends_pipeline(&self) -> bool {
+        matches!(self, Verb::Data | Verb::Noop)
+    }
+}
+
+/// What a command's arguments are, parsed as far as the shell needs them.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Args {
+    /// Nothing the shell reads (DATA, RSET, QUIT, NOOP, an unknown verb's words).
+    Plain,
+    /// EHLO, HELO, LHLO: the client's domain, if typed (RFC 5321 §4.1.1.1).
+    Hello {
+        /// The domain or address literal typed after the verb.
+        domain: Option<String>,
+    },
+    /// `MAIL FROM:<path>` or `RCPT TO:<path>`, with ESMTP parameters.
+    Path {
+        /// The address between the angle brackets, as typed (empty for `<>`); for a path
+        /// typed without brackets (the server will say what it thinks of that), the word
+        /// after the colon; `None` without a colon.
+        address: Option<String>,
+        /// Whether the path was in angle brackets.
+        bracketed: bool,
+        /// `KEY` or `KEY=value` after the path, as typed.
+        params: Vec<String>,
+    },
+    /// `BDAT size [LAST]`.
+    Bdat(Bdat),
+    /// AUTH MECHANISM [initial-response].
+    Auth {
+        /// The mechanism as typed, upper-cased.
+        mechanism: String,
+        /// An initial response was typed on the line: a secret (RFC 4954 §4).
+        response: bool,
+    },
+}
+
+impl fmt::Debug for Args {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Args::Plain => f.write_str("Plain"),
+            Args::Hello { domain } => f.debug_struct("Hello").field("domain", domain).finish(),
+            Args::Path {
+                address,
+                bracketed,
+                params,
+            } => f
+                .debug_struct("Path")
+                .field("address", address)
+                .field("bracketed", bracketed)
+                .field("params", params)
+                .finish(),
+            Args::Bdat(b) => f.debug_tuple("Bdat").field(b).finish(),
+            Args::Auth {
+                mechanism,
+                response,
+            } => f
+                .debug_struct("Auth")
+                .field("mechanism", mechanism)
+                .field("response", &response.then_some("(redacted)"))
+                .finish(),
+        }
+    }
+}
+
+/// One SMTP command line, checked and parsed. See the module header.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Command {
+    line: String,
+    verb: Verb,
+    args: Args,
+}
+
+/// Why a command line can't be made into a [`Command`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// The checks of safety rule 3 refused it.
+    #[error(transparent)]
+    Line(#[from] LineError),
+    /// `BDAT` with arguments that are not `size [LAST]` (RFC 3030 §2).
+    #[error("refused: {0}; nothing was sent")]
+    Bdat(String),
+    /// A line the shell must not take as a command (an empty one).
+    #[error("an empty command line; nothing was sent")]
+    Empty,
+}
+
+impl Command {
+    /// Check and parse a typed line (without its line end).
+    pub fn parse(line: &str) -> Result<Command, CommandError> {
+        check_line(line.as_bytes())?;
+        if line.trim().is_empty() {
+            return Err(CommandError::Empty);
+        }
+        let verb = Verb::of_line(line);
+        // The words after the verb; `MAIL FROM:<a>` keeps `FROM:<a>`.
+        let rest = line
+            .get(verb.name().len()..)
+            .unwrap_or("")
+            .trim_start_matches([' ', '\t']);
+        let args = match verb {
+            Verb::Ehlo | Verb::Helo | Verb::Lhlo => Args::Hello {
+                domain: rest.split_whitespace().next().map(str::to_string),
+            },
+            Verb::Mail | Verb::Rcpt => path_args(rest),
+            Verb::Bdat => Args::Bdat(Bdat::parse(line).map_err(CommandError::Bdat)?),
+            Verb::Auth => {
+                let mut words = rest.split_whitespace();
+                Args::Auth {
+                    mechanism: words.next().unwrap_or("").to_ascii_uppercase(),
+                    response: words.next().is_some(),
+                }
+            }
+            _ => Args::Plain,
+        };
+        Ok(Command {
+            line: line.to_string(),
+            verb,
+            args,
+        })
+    }
+
+    /// A command smtpsh makes itself from a verb and an argument it checked (`EHLO name`,
+    /// `QUIT`). Panics only on a programming error: callers pass checked values.
+    fn made(line: String) -> Command {
+        Command::parse(&line).expect("smtpsh builds only valid command lines")
+    }
+
+    /// `EHLO name` (or HELO/LHLO): `name` was checked by [`check_value`].
+    pub fn hello(verb: &Verb, name: &str) -> Command {
+        Command::made(format!("{} {name}", verb.name()))
+    }
+
+    /// A command of a verb alone: `QUIT`, `DATA`, `STARTTLS`, `RSET`, `NOOP`.
+    pub fn bare(verb: Verb) -> Command {
+        Command::made(verb.name().to_string())
+    }
+
+    /// `BDAT size [LAST]`.
+    pub fn bdat(b: Bdat) -> Command {
+        Command::made(b.line())
+    }
+
+    /// The verb.
+    pub fn verb(&self) -> &Verb {
+        &self.verb
+    }
+
+    /// The parsed arguments.
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+
+    /// `EHLO`/`HELO`/`LHLO` typed without a domain: the session fills in `--ehlo`'s.
+    pub fn with_hello_domain(&self, name: &str) -> Command {
+        match &self.args {
+            Args::Hello { domain: None } => {
+                // Keep the verb as typed (`ehlo` stays lower-case).
+                let typed = self.line.split([' ', '\t']).next().unwrap_or("EHLO");
+                Command::made(format!("{typed} {name}"))
+            }
+            _ => self.clone(),
+        }
+    }
+
+    /// The address of a MAIL or RCPT line in angle brackets (`<a@b>`), as an LMTP reply is
+    /// shown for it; `None` for other verbs.
+    pub fn path(&self) -> Option<String> {
+        match &self.args {
+            Args::Path {
+                address: Some(a),
+                bracketed: true,
+                ..
+            } => Some(format!("<{a}>")),
+            Args::Path { address, .. } => Some(address.clone().unwrap_or_default()),
+            _ => None,
+        }
+    }
+
+    /// Whether the line holds a secret (an AUTH response typed by hand).
+    pub fn is_secret(&self) -> bool {
+        matches!(self.args, Args::Auth { response: true, .. })
+    }
+
+    /// The line as the transcript shows it: as typed, with a secret replaced by
+    /// `<redacted>`.
+    pub fn shown(&self) -> String {
+        match &self.args {
+            Args::Auth {
+                mechanism,
+                response: true,
+            } => format!("{} {mechanism} <redacted>", self.verb.name()),
+            _ => self.line.clone(),
+        }
+    }
+
+    /// The line as typed, secret and all: for the wire only.
+    pub fn expose(&self) -> &str {
+        &self.line
+    }
+
+    /// The exact bytes on the wire, CRLF included.
+    pub fn to_wire(&self) -> Vec<u8> {
+        let mut w = Vec::with_capacity(self.line.len() + 2);
+        w.extend_from_slice(self.line.as_bytes());
+        w.extend_from_slice(b"\r\n");
+        w
+    }
+}
+
+/// The wire form: the line and CRLF (RFC 5321 §2.3.8).
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}\r\n", self.line)
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Command")
+            .field("line", &self.shown())
+            .field("verb", &self.verb)
+            .field("args", &self.args)
+            .finish()
+    }
+}
+
+/// `FROM:<path> params` or `TO:<path> params`, leniently: the shell sends what was typed
+/// and only needs the address (LMTP's per-recipient replies, SMTPUTF8) and the parameters.
+fn path_args(rest: &str) -> Args {
+    let Some((_, after_colon)) = rest.split_once(':') else {
+        return Args::Path {
+            address: None,
+            bracketed: false,
+            params: Vec::new(),
+        };
+    };
+    let after_colon = after_colon.trim_start();
+    match after_colon
+        .strip_prefix('<')
+        .and_then(|r| r.split_once('>'))
+    {
+        Some((address, params)) => Args::Path {
+            address: Some(address.to_string()),
+            bracketed: true,
+            params: params.split_whitespace().map(str::to_string).collect(),
+        },
+        None => {
+            let mut words = after_colon.split_whitespace();
+            Args::Path {
+                address: words.next().map(str::to_string),
+                bracketed: false,
+                params: words.map(str::to_string).collect(),
+            }
         }
     }
 }
