@@ -92,6 +92,11 @@ pub enum Event {
         /// With `--explain`: what the reply means and what to try next.
         #[serde(skip_serializing_if = "Option::is_none")]
         explanation: Option<String>,
+        /// In the wire view (`:wire`): the bytes the reply arrived as, one escaped line per
+        /// line received (its line end shown as `\r\n`, or `\n` where the server sent a
+        /// bare LF), joined by newlines.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        wire: Option<String>,
     },
     /// A local note (not from the server).
     Note {
@@ -144,6 +149,7 @@ impl Event {
             tls,
             capabilities: caps,
             explanation: None,
+            wire: None,
         }
     }
 
@@ -163,10 +169,12 @@ impl Event {
             Event::Reply {
                 lines,
                 capabilities,
+                wire,
                 ..
             } => {
                 lines.iter().map(|l| l.len() + 24).sum::<usize>()
                     + capabilities.as_ref().map_or(0, |c| c.entries.len() * 64)
+                    + wire.as_ref().map_or(0, String::len)
             }
             Event::Note { text, .. } => text.len(),
             Event::Expect { spec, .. } => spec.len(),
@@ -274,6 +282,11 @@ impl Transcript {
         let _ = writeln!(self.out, "{line}");
         self.flush();
     }
+    /// Whether the exact-bytes view (`:wire`) is on.
+    pub fn wire(&self) -> bool {
+        self.style.wire
+    }
+
     /// Switch the exact-bytes view (`:wire`) on or off; returns whether it is now on.
     pub fn toggle_wire(&mut self) -> bool {
         self.style.wire = !self.style.wire;
@@ -478,6 +491,7 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             tls,
             capabilities,
             explanation,
+            wire,
         } => {
             let class = crate::smtp::reply::Code::new(*code).map(|c| c.class());
             let code_s = if style.color {
@@ -516,6 +530,22 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             };
             let n = shown.len();
             let mut out = String::new();
+            if let Some(w) = wire.as_ref().filter(|_| style.wire) {
+                // As recorded: every line with the line end it came with.
+                for (i, l) in w.split('\n').enumerate() {
+                    if i > 0 {
+                        out.push('\n');
+                    }
+                    out.push_str(&format!("{t_tag} {l}"));
+                }
+                out.push_str("  ");
+                out.push_str(&timing);
+                if let Some(x) = explanation {
+                    out.push('\n');
+                    out.push_str(&paint(format!("? {x}"), |s| s.cyan()));
+                }
+                return Some(out);
+            }
             for (i, l) in shown.iter().enumerate() {
                 let last = i + 1 == n;
                 let sep = if last { ' ' } else { '-' };

@@ -364,7 +364,11 @@ fn golden_transcript_json() {
 fn auth_refused_where_not_offered_or_without_tls() {
     let cases: &[(&[&str], &str, &str)] = &[
         (&["PIPELINING"], ":auth PLAIN alice", "did not offer AUTH"),
-        (&["AUTH LOGIN"], ":auth PLAIN alice", "offers AUTH LOGIN, not PLAIN"),
+        (
+            &["AUTH LOGIN"],
+            ":auth PLAIN alice",
+            "offers AUTH LOGIN, not PLAIN",
+        ),
         (&["AUTH PLAIN"], ":auth PLAIN alice", "not encrypted"),
         (&["PIPELINING"], "AUTH PLAIN", "did not offer AUTH"),
     ];
@@ -382,8 +386,16 @@ fn auth_refused_where_not_offered_or_without_tls() {
             .write_stdin(format!("EHLO client.test\n{line}\n:expect 235\nQUIT\n"));
         let run = run(&mut cmd);
         run.assert_code(2);
-        assert!(run.stderr.contains(why), "{line} {caps:?}: {}", run.describe());
-        assert!(run.stderr.contains("nothing was sent"), "{}", run.describe());
+        assert!(
+            run.stderr.contains(why),
+            "{line} {caps:?}: {}",
+            run.describe()
+        );
+        assert!(
+            run.stderr.contains("nothing was sent"),
+            "{}",
+            run.describe()
+        );
         let got = server.finish();
         got.assert_ok();
         assert_eq!(got.lines, ["EHLO client.test", "QUIT"], "{line} {caps:?}");
@@ -404,4 +416,182 @@ fn auth_refused_where_not_offered_or_without_tls() {
         .write_stdin("EHLO client.test\n:auth PLAIN alice --force\n:expect 535\nQUIT\n");
     run(&mut cmd).assert_code(0);
     server.finish().assert_ok();
+}
+
+// --- regressions of issue 12 ----------------------------------------------------------------
+
+/// Non-ASCII input never panics: it is sent (the server judges it) or refused with a message.
+// See: issue 12, `printf 'EHLO añ.example\nQUIT\n' | smtpsh --practice` exited 101.
+#[test]
+fn non_ascii_lines_do_not_panic() {
+    let run = run(smtpsh()
+        .args(["--practice"])
+        .write_stdin("EHLO añ.example\nVRFY ö\nQUIT\n"));
+    assert_ne!(run.code, Some(101), "smtpsh panicked\n{}", run.describe());
+    run.assert_code(1); // the practice server refuses both: an unexpected 5xx
+    assert!(
+        run.stdout.contains("C: EHLO añ.example"),
+        "{}",
+        run.describe()
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.describe());
+}
+
+/// `:expect 354` right after DATA checks DATA's reply; the message that arrives starts with
+/// its headers.
+// See: issue 12, the delivered message started with a blank line and ":expect 354".
+#[test]
+fn expect_after_data_checks_data_in_lockstep_and_pipelined() {
+    for pipeline in [false, true] {
+        let mut args = vec!["--practice"];
+        if pipeline {
+            args.push("--pipeline");
+        }
+        let run = run(smtpsh().args(&args).write_stdin(
+            "EHLO client.test\nMAIL FROM:<a@test>\nRCPT TO:<alice@practice.smtpsh.test>\nDATA\n:expect 354\nSubject: hi\n\nbody\n.\n:expect 250\n:inbox 1\nQUIT\n",
+        ));
+        run.assert_code(0);
+        assert!(
+            run.stdout.contains("* expect 354: ok (354)"),
+            "{}",
+            run.describe()
+        );
+        assert!(
+            run.stdout.contains("  | Subject: hi\n  | \n  | body\n"),
+            "pipeline={pipeline}: the message is not the script's\n{}",
+            run.describe()
+        );
+        assert!(!run.stdout.contains("| :expect"), "{}", run.describe());
+    }
+}
+
+/// A DATA expected to be refused has no body; one refused unexpectedly has its body skipped,
+/// not run as commands.
+#[test]
+fn refused_data_never_runs_its_body_as_commands() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("DATA"),
+        send("554 5.5.1 no valid recipients\r\n"),
+        expect("NOOP"),
+        send("250 ok\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let run = script_run(
+        &server.target(),
+        &["--keep-going"],
+        "DATA\nRCPT TO:<evil@test>\nQUIT\n.\nNOOP\nQUIT\n",
+    );
+    run.assert_code(1);
+    assert!(
+        run.stdout
+            .contains("the body is not sent: its DATA (line 1) was answered 554"),
+        "{}",
+        run.describe()
+    );
+    let got = server.finish();
+    got.assert_ok();
+    assert_eq!(got.lines, ["DATA", "NOOP", "QUIT"]);
+}
+
+/// A server that accepts a DATA the script expected to be refused gets no commands as body
+/// lines: the connection is closed without ending the message.
+#[test]
+fn data_accepted_against_the_script_delivers_nothing() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("DATA"),
+        send("354 go ahead\r\n"),
+        Step::ExpectEof,
+    ]);
+    let run = script_run(
+        &server.target(),
+        &["--keep-going"],
+        "DATA\n:expect 554\nRCPT TO:<evil@test>\nQUIT\n",
+    );
+    run.assert_code(1);
+    let got = server.finish();
+    got.assert_ok();
+    assert_eq!(
+        got.lines,
+        ["DATA"],
+        "nothing after DATA may reach the server"
+    );
+    assert!(
+        run.stdout.contains("the message was not delivered"),
+        "{}",
+        run.describe()
+    );
+}
+
+/// `:wire` shows each reply as it crossed the wire: a bare LF as `\n`, and each line's own
+/// text (the enhanced code is not copied onto lines that did not carry it).
+// See: issue 12, `:wire` rebuilt replies instead of recording them.
+#[test]
+fn wire_view_shows_the_bytes_received() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("NOOP"),
+        send("250-2.0.0 first\n250 second\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let run = script_run(&server.target(), &[], ":wire\nNOOP\nQUIT\n");
+    run.assert_code(0);
+    run.assert_stdout_line("C: NOOP\\r\\n")
+        .assert_stdout_line("S: 250-2.0.0 first\\n")
+        .assert_stdout_line("S: 250 second\\r\\n  (");
+    server.finish().assert_ok();
+}
+
+/// Options of `:send` are options wherever the script is, and the file is the script's.
+// See: issue 12, `:send --bdat x.eml` under `--script dir/s.smtp` opened `dir/--bdat x.eml`.
+#[test]
+fn send_options_under_a_script_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "x.eml", "Subject: x\n\nhi\n");
+    let script = write_file(
+        dir.path(),
+        "s.smtp",
+        "EHLO client.test\n:send --bdat x.eml\n:expect 250\nQUIT\n",
+    );
+    let wire = b"Subject: x\r\n\r\nhi\r\n";
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&["CHUNKING"])),
+        expect(&format!("BDAT {} LAST", wire.len())),
+        Step::ReadBytes(wire.len()),
+        send("250 2.0.0 queued\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let run = run(smtpsh().args(["--script", script.to_str().unwrap(), &server.target()]));
+    run.assert_code(0);
+    server.finish().assert_ok();
+}
+
+/// `--check` reads the whole script, names every problem with its line, and connects to
+/// nothing.
+#[test]
+fn check_reports_every_problem_and_connects_to_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_file(
+        dir.path(),
+        "s.smtp",
+        "EHLO x\n:expcet 250\nMAIL FROM:<a@b>\x01\n:send nothing-here.eml\nDATA\n:expect 354\nhi\n",
+    );
+    let run = run_quiet(smtpsh().args(["--check", "--script", script.to_str().unwrap()]));
+    run.assert_code(2);
+    for want in [
+        "s.smtp:2: unknown shell command :expcet; did you mean :expect?",
+        "s.smtp:3: refused: the line holds a control character (0x01)",
+        "s.smtp:4: cannot open",
+        "s.smtp:7: the script ends inside the body of the DATA of line 5",
+    ] {
+        assert!(run.stderr.contains(want), "{want}\n{}", run.describe());
+    }
+    let ok = write_file(dir.path(), "ok.smtp", "EHLO x\nQUIT\n");
+    run_quiet(smtpsh().args(["--check", "--script", ok.to_str().unwrap()])).assert_code(0);
 }

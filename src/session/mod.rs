@@ -170,6 +170,8 @@ pub struct Session {
     config: Config,
     link: Option<Link>,
     last: Option<Reply>,
+    /// In the wire view, the bytes the last reply arrived as, for the reply event.
+    last_wire: Option<String>,
     /// The transcript.
     pub transcript: Transcript,
     ask: Box<dyn Ask>,
@@ -204,6 +206,7 @@ impl Session {
             config,
             link: None,
             last: None,
+            last_wire: None,
             transcript,
             ask,
             cancel,
@@ -457,6 +460,14 @@ impl Session {
             }
         }
         let reply = parsed.reply;
+        self.last_wire = self.transcript.wire().then(|| {
+            parsed
+                .raw
+                .split_inclusive(|&b| b == b'\n')
+                .map(crate::smtp::escape::escape_bytes)
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
         if let Some(l) = self.link.as_mut() {
             l.lmtp.seen += 1;
         }
@@ -466,10 +477,14 @@ impl Session {
 
     fn show_reply(&mut self, reply: &Reply, since: Instant, caps: Option<Capabilities>) {
         let mut ev = Event::reply(reply, since.elapsed(), self.tls(), caps);
-        if self.config.explain
-            && let Event::Reply { explanation, .. } = &mut ev
+        if let Event::Reply {
+            explanation, wire, ..
+        } = &mut ev
         {
-            *explanation = Some(crate::smtp::explain::reply(reply));
+            if self.config.explain {
+                *explanation = Some(crate::smtp::explain::reply(reply));
+            }
+            *wire = self.last_wire.take();
         }
         self.emit(ev);
     }

@@ -195,6 +195,9 @@ pub struct Parsed {
     pub reply: Reply,
     /// Tolerated oddities, in order, at most one `BareLf`.
     pub warnings: Vec<Warning>,
+    /// The bytes the reply arrived as, every line end included (for `:wire`, which shows
+    /// what crossed the wire rather than a rebuilt reply). Bounded by [`Limits::max_reply`].
+    pub raw: Vec<u8>,
 }
 
 /// Why bytes from the server are not a reply.
@@ -295,8 +298,8 @@ struct PartialReply {
     code: Code,
     lines: Vec<Vec<u8>>,
     warnings: Vec<Warning>,
-    /// Wire octets, line ends included.
-    bytes: usize,
+    /// The lines as they arrived, line ends included.
+    raw: Vec<u8>,
 }
 
 impl ReplyParser {
@@ -360,7 +363,7 @@ impl ReplyParser {
     /// How many bytes are held that are not part of a returned reply. After a `220` to
     /// STARTTLS this must be zero, or the server (or someone in the path) injected data.
     pub fn buffered(&self) -> usize {
-        self.ready_bytes + self.partial.as_ref().map_or(0, |p| p.bytes) + self.tail.len()
+        self.ready_bytes + self.partial.as_ref().map_or(0, |p| p.raw.len()) + self.tail.len()
     }
     /// Forget everything held (used when the transport changes under the parser).
     pub fn clear(&mut self) {
@@ -420,7 +423,7 @@ impl ReplyParser {
             code,
             lines: Vec::new(),
             warnings: Vec::new(),
-            bytes: 0,
+            raw: Vec::new(),
         });
         if partial.code != code {
             return Err(ParseError::CodeMismatch {
@@ -429,8 +432,8 @@ impl ReplyParser {
             });
         }
         partial.lines.push(text.to_vec());
-        partial.bytes += line.len();
-        if partial.lines.len() > limits.max_lines || partial.bytes > limits.max_reply {
+        partial.raw.extend_from_slice(line);
+        if partial.lines.len() > limits.max_lines || partial.raw.len() > limits.max_reply {
             return Err(ParseError::ReplyTooLarge {
                 limit_lines: limits.max_lines,
                 limit_bytes: limits.max_reply,
@@ -444,13 +447,17 @@ impl ReplyParser {
             partial.warnings.push(Warning::BareLf);
         }
         if last {
-            let PartialReply {
+            let Some(PartialReply {
                 code,
                 mut lines,
                 warnings,
-                bytes,
-            } = self.partial.take().expect("partial reply was just set");
+                raw,
+            }) = self.partial.take()
+            else {
+                return Ok(());
+            };
             let enhanced = take_enhanced(code, &mut lines);
+            let bytes = raw.len();
             self.ready.push_back((
                 Parsed {
                     reply: Reply {
@@ -459,6 +466,7 @@ impl ReplyParser {
                         lines,
                     },
                     warnings,
+                    raw,
                 },
                 bytes,
             ));
