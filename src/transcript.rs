@@ -64,7 +64,10 @@ pub enum Event {
     Body {
         /// Lines in the body.
         lines: u64,
-        /// Octets on the wire, the final `.` line included.
+        /// Octets of the message (CRLF line ends; without the stuffed dots and the final `.`
+        /// line): the size of RFC 1870, and what the server stores.
+        size: u64,
+        /// Octets on the wire: for DATA with the stuffed dots and the final `.` line.
         bytes: u64,
         /// Lines that got an extra dot.
         stuffed: u64,
@@ -467,6 +470,7 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
         }
         Event::Body {
             lines,
+            size,
             bytes,
             stuffed,
             fixed_endings,
@@ -476,9 +480,20 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
                 .as_ref()
                 .map(|f| format!(" from {f}"))
                 .unwrap_or_default();
+            // Two counts people compare with other tools: the message's size (what the
+            // server stores, what :inbox shows) and what crossed the wire.
+            let octets = if size == bytes {
+                counted(*size, "octet")
+            } else {
+                format!(
+                    "{} ({bytes} on the wire with the dot-stuffing and the final '.')",
+                    counted(*size, "octet")
+                )
+            };
             paint(
                 format!(
-                    "* body{from}: {lines} lines, {bytes} octets on the wire, {stuffed} dot-stuffed, {fixed_endings} line ends made CRLF"
+                    "* body{from}: {}, {octets}; {stuffed} dot-stuffed, {fixed_endings} line ends made CRLF",
+                    counted(*lines, "line")
                 ),
                 |s| s.dimmed(),
             )
@@ -569,8 +584,8 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
                 out.push('\n');
                 out.push_str(&paint(
                     format!(
-                        "* capabilities ({} lines): {}",
-                        lines.len().saturating_sub(1),
+                        "* capabilities ({}): {}",
+                        counted(lines.len().saturating_sub(1) as u64, "line"),
                         c.compact()
                     ),
                     |s| s.dimmed(),

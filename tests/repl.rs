@@ -583,3 +583,62 @@ fn auth_without_tls_asks_first_and_no_sends_nothing() {
     );
     assert!(!t.seen.contains(PASSWORD), "the password was shown");
 }
+
+/// Right arrow never turns a grey syntax hint into input: only Tab completes.
+// See: issue 16, Right then Enter sent `MAIL FROM:<address> [SIZE=n] …` (555 5.5.4).
+#[test]
+fn right_arrow_does_not_accept_a_template_hint() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("EHLO"),
+        send(ehlo_reply(&["SIZE 1000", "8BITMIME"])),
+        expect("MAIL FROM:<a@b>"),
+        send("250 ok\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    t.expect(&p);
+    t.line("EHLO client.test");
+    t.expect(&p);
+    t.keys("MAIL FROM:<");
+    t.expect("address>");
+    t.keys("\x1b[C"); // Right arrow
+    t.keys("a@b>\r");
+    t.expect("250 ok");
+    t.expect(" mail> ");
+    t.ctrl('d');
+    t.eof();
+    let got = server.finish();
+    got.assert_ok();
+    assert_eq!(got.lines[1], "MAIL FROM:<a@b>");
+}
+
+/// A verb that looks like a typo is still sent, with a note saying what was probably meant.
+// See: issue 16, `RCTP` went to the server silently.
+#[test]
+fn a_typo_gets_a_note_and_is_still_sent() {
+    let server = FakeServer::start(vec![
+        send(GREETING),
+        expect("RCTP TO:<a@b>"),
+        send("500 5.5.2 what?\r\n"),
+        expect("QUIT"),
+        send("221 bye\r\n"),
+    ]);
+    let home = home();
+    let p = prompt(&server);
+    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    t.expect(&p);
+    t.line("RCTP TO:<a@b>");
+    t.expect("RCTP is not a verb smtpsh knows; did you mean RCPT? (sent as typed)");
+    t.expect("500");
+    t.expect(&p);
+    t.line(":expcet 500");
+    t.expect("unknown shell command :expcet; did you mean :expect?");
+    t.expect(&p);
+    t.ctrl('d');
+    t.eof();
+    server.finish().assert_ok();
+}

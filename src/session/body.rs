@@ -99,12 +99,18 @@ impl Session {
         summary: BodySummary,
         file: Option<String>,
     ) -> Result<Reply, Error> {
-        self.body_summary(summary, file);
+        self.body_summary(summary, file, true);
         self.end_of_message()
     }
 
-    /// What a body was (DATA or BDAT): its long lines, then the summary event.
-    pub(super) fn body_summary(&mut self, summary: BodySummary, file: Option<String>) {
+    /// What a body was (DATA or BDAT): its long lines, then the summary event. `dot_ended`:
+    /// a DATA body, whose wire form adds stuffed dots and the final `.` line to the message.
+    pub(super) fn body_summary(
+        &mut self,
+        summary: BodySummary,
+        file: Option<String>,
+        dot_ended: bool,
+    ) {
         for l in &summary.long_lines {
             self.warn(format!(
                 "body line {} is {} octets, over the 998 of RFC 5322 §2.1.1; sent as it is, not split",
@@ -117,8 +123,14 @@ impl Session {
                 summary.long_line_count
             ));
         }
+        let size = if dot_ended {
+            crate::smtp::ext::message_size(summary.wire_bytes, summary.stuffed)
+        } else {
+            summary.wire_bytes
+        };
         self.emit(Event::Body {
             lines: summary.lines,
+            size,
             bytes: summary.wire_bytes,
             stuffed: summary.stuffed,
             fixed_endings: summary.fixed_endings,

@@ -186,7 +186,7 @@ impl Session {
         });
         let last = end.is_some();
         if let Some((summary, path)) = end {
-            self.body_summary(summary, Some(path.display().to_string()));
+            self.body_summary(summary, Some(path.display().to_string()), false);
         }
         self.chunk_reply(last)
     }
@@ -289,6 +289,7 @@ impl Session {
         if c.last {
             self.emit(Event::Body {
                 lines: c.lines,
+                size: c.size,
                 bytes: c.size,
                 stuffed: 0,
                 fixed_endings: 0,

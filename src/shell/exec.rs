@@ -7,7 +7,7 @@ use super::lang::{self, BodyLine, ExpectSpec, Line};
 use crate::error::{Error, UsageError};
 use crate::net::target::Target;
 use crate::session::{Input, Session};
-use crate::smtp::command::Command;
+use crate::smtp::command::{Command, Verb};
 use crate::smtp::reply::Reply;
 use crate::transcript::Event;
 
@@ -112,8 +112,35 @@ pub fn run_line(session: &mut Session, line: Line) -> anyhow::Result<Step> {
     }
 }
 
+/// What a verb smtpsh does not know probably meant, when it looks like a typo of one it does
+/// (`RCTP`) or a shell command without its colon (`caps`). The line is still sent: a
+/// debugging shell sends what was typed, and a server may know verbs smtpsh does not.
+pub fn verb_typo(cmd: &Command) -> Option<String> {
+    let Verb::Other(word) = cmd.verb() else {
+        return None;
+    };
+    if word.is_empty() {
+        return None;
+    }
+    let lower = word.to_lowercase();
+    let meant = if super::commands::is_command_name(&lower) {
+        format!("the shell command :{lower} (shell commands start with ':')")
+    } else if matches!(lower.as_str(), "clear" | "cls") {
+        "to clear the screen: that is Ctrl-L".to_string()
+    } else {
+        let near = super::suggest::nearest(word, Verb::known().map(|v| v.name()))?;
+        near.to_string()
+    };
+    Some(format!(
+        "{word} is not a verb smtpsh knows; did you mean {meant}? (sent as typed)"
+    ))
+}
+
 /// Send one SMTP command (with a teaching note first when it is out of order).
 pub fn run_command(session: &mut Session, cmd: &Command) -> anyhow::Result<Step> {
+    if let Some(note) = verb_typo(cmd) {
+        session.note(note);
+    }
     if session.config().explain
         && session.is_connected()
         && let Some(note) = super::teach::out_of_order(&session.state(), cmd.verb())
@@ -215,4 +242,30 @@ pub fn unterminated_body() -> anyhow::Error {
     anyhow!(UsageError(
         "the input ended inside a DATA body (no lone '.' line); the message was not sent".into()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // See: issue 16, typos went to the server silently.
+    #[test]
+    fn typos_get_a_suggestion() {
+        let note = |l: &str| verb_typo(&Command::parse(l).unwrap());
+        assert!(
+            note("RCTP TO:<a@b>")
+                .unwrap()
+                .contains("did you mean RCPT?")
+        );
+        assert!(note("starttsl").unwrap().contains("did you mean STARTTLS?"));
+        assert!(note("caps").unwrap().contains("the shell command :caps"));
+        assert!(note("clear").unwrap().contains("Ctrl-L"));
+        assert_eq!(note("RCPT TO:<a@b>"), None);
+        assert_eq!(note("XCLIENT NAME=x"), None);
+        assert_eq!(note("ETRN example.org"), None);
+        assert_eq!(
+            note("ñoop"),
+            Some("ñOOP is not a verb smtpsh knows; did you mean NOOP? (sent as typed)".into())
+        );
+    }
 }

@@ -56,14 +56,30 @@ impl Completer for ShellHelper {
     }
 }
 
-impl Hinter for ShellHelper {
-    type Hint = String;
+/// A dim hint after the cursor that is only ever shown: a syntax template
+/// (`FROM:<address> [SIZE=n]`) or a warning must never become input, so Right arrow does not
+/// accept it (Tab completes what can be completed).
+struct ShownHint(String);
 
-    fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<String> {
+impl rustyline::hint::Hint for ShownHint {
+    fn display(&self) -> &str {
+        &self.0
+    }
+
+    fn completion(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Hinter for ShellHelper {
+    type Hint = ShownHint;
+
+    fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<ShownHint> {
         // Only at the end of the line: a hint in the middle would hide what follows.
         (pos == line.len())
             .then(|| assist::hint(line, &self.know))
             .flatten()
+            .map(ShownHint)
     }
 }
 
