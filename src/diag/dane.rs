@@ -391,7 +391,7 @@ fn match_record(record: &Tlsa, certs: &[CertFacts], names: &[&str], now: i64) ->
     if record.usage == 3 {
         if !names_cert(record, leaf) {
             return Outcome::NoMatch {
-                compared: "depth 0 (DANE-EE matches only the server's own certificate)".into(),
+                compared: "depth 0, the server's own certificate".into(),
             };
         }
         // RFC 7672 §3.1.1: DANE-EE ignores names and dates; say so when it matters.

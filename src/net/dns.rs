@@ -357,8 +357,29 @@ impl Dns {
             .filter(|r| r.record_type() == rtype)
             .cloned()
             .collect();
-        let reason = self.explain(&records, &reply.answers, now());
-        (records, reason)
+        if !records.is_empty() {
+            let reason = self.explain(&records, &reply.answers, now());
+            return (records, reason);
+        }
+        // No records: the denial itself (its SOA, NSEC or NSEC3 records) is what failed.
+        let Some(first) = reply
+            .authorities
+            .iter()
+            .find(|r| r.record_type() != RecordType::RRSIG)
+        else {
+            return (
+                Vec::new(),
+                "validation failed, and a second look found no records".into(),
+            );
+        };
+        let denial: Vec<Record> = reply
+            .authorities
+            .iter()
+            .filter(|r| r.name == first.name && r.record_type() == first.record_type())
+            .cloned()
+            .collect();
+        let reason = self.explain(&denial, &reply.authorities, now());
+        (Vec::new(), format!("no {rtype} records, and {reason}"))
     }
 
     fn explain(&self, records: &[Record], answers: &[Record], now: u32) -> String {
