@@ -232,10 +232,13 @@ pub fn decode_chunked(buf: &[u8], limit: usize) -> Result<Vec<u8>, ChunkError> {
                 }
             }
         }
-        if body.len() + size > limit {
+        // body.len() <= limit always, so the subtraction can't wrap; nor can at + size.
+        if size > limit - body.len() {
             return Err(ChunkError::TooLarge(limit));
         }
-        let data = buf.get(at..at + size).ok_or(ChunkError::Incomplete)?;
+        let data = buf
+            .get(at..at.saturating_add(size))
+            .ok_or(ChunkError::Incomplete)?;
         body.extend_from_slice(data);
         at += size;
         match buf.get(at..) {
