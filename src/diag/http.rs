@@ -332,6 +332,11 @@ mod tests {
             decode_chunked(b"10\r\n0123456789abcdef\r\n0\r\n\r\n", 8),
             Err(ChunkError::TooLarge(8))
         );
+        // The largest size a chunk line may give: refused by the cap, with no overflow.
+        assert_eq!(
+            decode_chunked(b"ffffffff\r\n", 8),
+            Err(ChunkError::TooLarge(8))
+        );
         assert!(matches!(
             decode_chunked(b"zz\r\n", 8),
             Err(ChunkError::Invalid(_))
