@@ -9,6 +9,7 @@
 
 pub mod cancel;
 pub mod cli;
+pub mod diag;
 pub mod error;
 pub mod net;
 pub mod practice;
