@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, IsTerminal, Seek};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -110,7 +111,7 @@ fn connect_first(
 /// before anything connects (`--check` is this alone). Standard input is kept in an
 /// unnamed temporary file meanwhile, so the run reads it again in flat memory. Returns the
 /// script, rewound, and its name for messages.
-fn checked_script(cli: &Cli) -> anyhow::Result<(std::fs::File, String)> {
+fn checked_script(cli: &Cli) -> anyhow::Result<(std::fs::File, String, Option<PathBuf>)> {
     let spool = |from: &mut dyn io::Read| -> anyhow::Result<std::fs::File> {
         let mut spool = tempfile::tempfile().context("cannot make a temporary file")?;
         io::copy(from, &mut spool).context("reading the script")?;
@@ -129,11 +130,8 @@ fn checked_script(cli: &Cli) -> anyhow::Result<(std::fs::File, String)> {
         }
         None => (spool(&mut io::stdin().lock())?, "<stdin>".to_string()),
     };
-    let mut reader = script::Reader::new(
-        io::BufReader::new(&file),
-        &name,
-        script::base_dir(cli.script.as_deref()),
-    );
+    let base = script::base_dir(cli.script.as_deref());
+    let mut reader = script::Reader::new(io::BufReader::new(&file), &name, base.clone());
     let problems = script::check(&mut reader);
     let errors = problems.iter().filter(|p| !p.warning).count();
     for p in &problems {
@@ -148,13 +146,36 @@ fn checked_script(cli: &Cli) -> anyhow::Result<(std::fs::File, String)> {
         .into());
     }
     file.rewind().context("cannot read the script again")?;
-    Ok((file, name))
+    Ok((file, name, base))
+}
+
+/// Options that only mean something to the practice server, refused without it rather
+/// than silently ignored.
+fn check_server_options(cli: &Cli) -> anyhow::Result<()> {
+    if cli.serve.is_some() || cli.practice {
+        return Ok(());
+    }
+    let given = [
+        (cli.cert_out.is_some(), "--cert-out"),
+        (cli.users.is_some(), "--users"),
+        (cli.maildir.is_some(), "--maildir"),
+        (cli.require_auth, "--require-auth"),
+        (cli.require_tls, "--require-tls"),
+    ];
+    match given.iter().find(|(set, _)| *set) {
+        Some((_, name)) => Err(UsageError(format!(
+            "{name} is an option of the practice server: use it with --serve or --practice"
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(kind) = cli.generate {
         return Ok(smtpsh::cli::generate(kind, &mut io::stdout().lock())?);
     }
+    check_server_options(&cli)?;
     if cli.check {
         if cli.script.is_none() && io::stdin().is_terminal() {
             return Err(UsageError(
@@ -162,7 +183,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .into());
         }
-        let (_, name) = checked_script(&cli)?;
+        let (_, name, _) = checked_script(&cli)?;
         eprintln!("smtpsh: {name}: no problems found");
         return Ok(());
     }
@@ -286,12 +307,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let mut sum = script::Summary::default();
         let result = (|| {
-            let (file, name) = checked_script(&cli)?;
-            let reader = script::Reader::new(
-                io::BufReader::new(file),
-                &name,
-                script::base_dir(cli.script.as_deref()),
-            );
+            let (file, name, base) = checked_script(&cli)?;
+            let reader = script::Reader::new(io::BufReader::new(file), &name, base);
             if let Some(r) = connect_first(&mut session, &cli, practice_target.as_deref(), flags) {
                 let r = r?;
                 if smtpsh::shell::lang::is_failure(&r) {
@@ -304,7 +321,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             let opts = script::Options {
-                base_dir: script::base_dir(cli.script.as_deref()),
                 keep_going: cli.keep_going,
                 pipeline: cli.pipeline,
             };

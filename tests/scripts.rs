@@ -595,3 +595,69 @@ fn check_reports_every_problem_and_connects_to_nothing() {
     let ok = write_file(dir.path(), "ok.smtp", "EHLO x\nQUIT\n");
     run_quiet(smtpsh().args(["--check", "--script", ok.to_str().unwrap()])).assert_code(0);
 }
+
+/// Options of the practice server without `--serve`/`--practice` are refused, not ignored.
+// See: issue 16, `--cert-out` without `--serve` was silently ignored.
+#[test]
+fn server_options_need_the_server() {
+    for args in [
+        &["--cert-out", "x.pem", "127.0.0.1:9"][..],
+        &["--maildir", "d", "127.0.0.1:9"],
+        &["--require-tls", "127.0.0.1:9"],
+    ] {
+        let run = run_quiet(smtpsh().args(args).write_stdin("QUIT\n"));
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("is an option of the practice server"),
+            "{args:?}: {}",
+            run.describe()
+        );
+    }
+}
+
+/// One rule for relative `:send` files: the directory of the file the script was read from —
+/// `--script FILE`, or the file standard input was redirected from; a pipe has none, so the
+/// current directory, and the check says so when the file is missing.
+// See: issue 16, the same script worked with --script and failed when piped.
+#[test]
+fn relative_send_files_follow_the_script_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "m.eml", "Subject: x\n\nhi\n");
+    let text = ":send m.eml\n";
+    let script = write_file(dir.path(), "s.smtp", text);
+    let elsewhere = tempfile::tempdir().unwrap();
+    // --script FILE, run from another directory: found.
+    let r = run_quiet(smtpsh().current_dir(elsewhere.path()).args([
+        "--check",
+        "--script",
+        script.to_str().unwrap(),
+    ]));
+    r.assert_code(0);
+    // Standard input redirected from the file: found too.
+    let out = std::process::Command::new(BIN)
+        .current_dir(elsewhere.path())
+        .arg("--check")
+        .stdin(std::fs::File::open(&script).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Through a pipe: the current directory, and the message says so.
+    let r = run_quiet(
+        smtpsh()
+            .current_dir(elsewhere.path())
+            .arg("--check")
+            .write_stdin(text),
+    );
+    r.assert_code(2);
+    assert!(
+        r.stderr
+            .contains("a script from a pipe takes relative names from the current directory"),
+        "{}",
+        r.describe()
+    );
+}

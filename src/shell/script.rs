@@ -31,9 +31,6 @@ use crate::smtp::reply::Reply;
 /// How a script is run.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Where relative `:send` paths start: the script file's directory (`None`: the current
-    /// directory).
-    pub base_dir: Option<PathBuf>,
     /// Go on after an unexpected 4xx/5xx or a missed `:expect` (still failing at the end).
     pub keep_going: bool,
     /// Send runs of pipelinable commands as one write.
@@ -343,9 +340,15 @@ pub fn check(reader: &mut Reader<impl BufRead>) -> Vec<Problem> {
             Ok(Some((n, item))) => match item {
                 Item::Shell(ShellCmd::Send(s), _) => {
                     if let Err(e) = std::fs::File::open(&s.file) {
+                        // Still relative: the script came through a pipe.
+                        let hint = if s.file.is_relative() {
+                            " (a script from a pipe takes relative names from the current directory; use --script FILE or an absolute path)"
+                        } else {
+                            ""
+                        };
                         problems.push(Problem {
                             error: anyhow::anyhow!(UsageError(format!(
-                                "{}:{n}: cannot open {}: {e}",
+                                "{}:{n}: cannot open {}: {e}{hint}",
                                 reader.name(),
                                 s.file.display()
                             ))),
@@ -759,7 +762,30 @@ pub fn run(
     Ok(())
 }
 
-/// The directory relative `:send` paths in a script start from: the script file's own.
+/// The directory relative `:send` paths in a script start from — one rule: the directory of
+/// the file the script was read from. That is `--script FILE`'s, or, when standard input is
+/// a file (`smtpsh < dir/s.smtp`), that file's; a pipe has no file, so `None`: the current
+/// directory. (Telling which file standard input is needs /proc, so elsewhere than Linux a
+/// redirected script counts as a pipe.)
 pub fn base_dir(script: Option<&Path>) -> Option<PathBuf> {
-    script.and_then(Path::parent).map(Path::to_path_buf)
+    let file = match script {
+        Some(p) => Some(p.to_path_buf()),
+        None => stdin_file(),
+    };
+    file.as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+}
+
+#[cfg(target_os = "linux")]
+fn stdin_file() -> Option<PathBuf> {
+    let path = std::fs::read_link("/proc/self/fd/0").ok()?;
+    std::fs::metadata(&path)
+        .is_ok_and(|m| m.is_file())
+        .then_some(path)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stdin_file() -> Option<PathBuf> {
+    None
 }
