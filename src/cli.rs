@@ -37,22 +37,72 @@ pub enum ColorWhen {
     Never,
 }
 
-const AFTER_HELP: &str = "\
-EXAMPLES:
-  Debug a server by hand, with STARTTLS and a private CA:
-    smtpsh --starttls --cafile ca.pem mail.example.org:587
-  Check a server from CI (exit status says how it went):
-    printf 'EHLO ci.example\\nMAIL FROM:<ci@example.org>\\n:expect 250\\nQUIT\\n' | smtpsh mail.example.org
-    smtpsh --script check.smtp --user ci --password-file /run/secrets/smtp mail.example.org:587
-  Learn SMTP on the built-in practice server, or serve it to a classroom:
-    smtpsh --practice
-    smtpsh --serve 0.0.0.0:2525 --cert-out class.pem
+/// The examples of `--help` and the man page: what it is for, then the command. Each
+/// command is short enough for an 80-column terminal, so nothing wraps inside one.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "Debug a server by hand, with STARTTLS and a private CA:",
+        "smtpsh --starttls --cafile ca.pem mail.example.org:587",
+    ),
+    (
+        "Check a server from CI (the exit status says how it went):",
+        "printf 'EHLO ci\\nNOOP\\n:expect 250\\nQUIT\\n' | smtpsh mx.example.org",
+    ),
+    (
+        "Run a script file with a password from a file:",
+        "smtpsh --script check.smtp --user ci --password-file pw mx.example.org:587",
+    ),
+    (
+        "Check a script without connecting:",
+        "smtpsh --check --script check.smtp",
+    ),
+    (
+        "Learn SMTP on the built-in practice server:",
+        "smtpsh --practice",
+    ),
+    (
+        "Serve the practice server to a classroom:",
+        "smtpsh --serve 0.0.0.0:2525 --cert-out class.pem",
+    ),
+];
 
-ENVIRONMENT:
-  SMTPSH_PASSWORD   password for :auth when --password-file is not given
-  SMTPSH_TOKEN      OAuth token for :auth XOAUTH2/OAUTHBEARER when --token-file is not given
-  NO_COLOR          turn colour off (unless --color always)
-";
+/// The environment variables smtpsh reads.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "SMTPSH_PASSWORD",
+        "password for :auth when --password-file is not given",
+    ),
+    (
+        "SMTPSH_TOKEN",
+        "OAuth token for :auth XOAUTH2/OAUTHBEARER when --token-file is not given",
+    ),
+    ("NO_COLOR", "turn colour off (unless --color always)"),
+    (
+        "XDG_DATA_HOME",
+        "where the history file goes (default ~/.local/share)",
+    ),
+];
+
+/// The files smtpsh reads or writes by itself.
+pub const FILES: &[(&str, &str)] = &[(
+    "$XDG_DATA_HOME/smtpsh/history",
+    "the prompt's history (~/.local/share/smtpsh/history; --history FILE, --no-history); never holds a secret",
+)];
+
+/// `--help`'s text after the options: examples, environment, exit status.
+fn after_help() -> String {
+    let mut s = String::from("EXAMPLES:\n");
+    for (what, cmd) in EXAMPLES {
+        s.push_str(&format!("  {what}\n    {cmd}\n"));
+    }
+    s.push_str("\nENVIRONMENT:\n");
+    for (name, what) in ENVIRONMENT {
+        s.push_str(&format!("  {name:<17} {what}\n"));
+    }
+    s.push('\n');
+    s.push_str(crate::error::Exit::TABLE);
+    s
+}
 
 /// An interactive SMTP shell: talk to mail servers by hand or from a script, safely.
 ///
@@ -63,7 +113,7 @@ ENVIRONMENT:
 /// terminal, or with --script, the same command language runs as a script whose exit status a
 /// CI job can trust. Type :help at the prompt for the shell commands.
 #[derive(Debug, Parser)]
-#[command(name = "smtpsh", version = crate::VERSION_LINE, after_long_help = AFTER_HELP.to_string() + "\n" + crate::error::Exit::TABLE, infer_long_args = false)]
+#[command(name = "smtpsh", version = crate::VERSION_LINE, after_long_help = after_help(), infer_long_args = false)]
 pub struct Cli {
     /// `host`, `host:port`, `[v6addr]:port`, `smtp://host[:port]` or `smtps://host[:port]`
     ///
@@ -288,7 +338,7 @@ pub fn generate(kind: Generate, out: &mut dyn std::io::Write) -> std::io::Result
         Generate::Fish => Shell::Fish,
         Generate::Elvish => Shell::Elvish,
         Generate::Powershell => Shell::PowerShell,
-        Generate::Man => return clap_mangen::Man::new(cmd).render(out),
+        Generate::Man => return crate::man::render(cmd, out),
     };
     clap_complete::generate(shell, &mut cmd, "smtpsh", out);
     Ok(())
@@ -331,6 +381,19 @@ mod tests {
         // A prefix like --pass must never be taken for --password-file.
         assert!(Cli::try_parse_from(["smtpsh", "--pass", "x"]).is_err());
         assert!(Cli::try_parse_from(["smtpsh", "--start"]).is_err());
+    }
+
+    // See: issue 16, `--help` wrapped its printf example so a host name landed on its own
+    // line.
+    #[test]
+    fn help_examples_stay_whole_at_80_columns() {
+        let help = Cli::command().term_width(80).render_long_help().to_string();
+        for (_, cmd) in EXAMPLES {
+            assert!(help.contains(cmd), "{cmd} is wrapped in --help:\n{help}");
+        }
+        for line in help.lines() {
+            assert!(line.chars().count() <= 80, "{line:?}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod cancel;
 pub mod cli;
 pub mod diag;
 pub mod error;
+pub mod man;
 pub mod net;
 pub mod practice;
 pub mod session;

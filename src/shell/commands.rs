@@ -175,7 +175,7 @@ pub struct Save {
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct Explain {
     /// A reply code (550), an enhanced code (5.1.1) or both; none: the last reply
-    #[arg(value_name = "CODE", num_args = 0..=2)]
+    #[arg(value_names = ["CODE", "X.Y.Z"], num_args = 0..=2)]
     pub codes: Vec<String>,
 }
 
