@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use rexpect::session::PtySession;
 
-/// How long one command may take. The first `cargo run --release` builds smtpsh from
+/// How long one command may take. `cargo install` builds the optimised smtpsh from
 /// nothing, which on a 2-core CI machine takes minutes.
 const CARGO_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
