@@ -101,3 +101,40 @@ fn every_command_and_option_is_documented() {
         "options not in the README or docs/: {missing:?}"
     );
 }
+
+/// `:help` and `--help` at 80 columns, as committed in tests/golden/ (`SMTPSH_BLESS=1`
+/// rewrites them): a change to either shows in review, and neither wraps a word or an
+/// example.
+// See: issue 16, `:help` broke `S\nIZE` at 80 columns and `--help` wrapped its printf example.
+#[test]
+fn help_texts_are_the_golden_ones() {
+    use clap::CommandFactory;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let bless = std::env::var_os("SMTPSH_BLESS").is_some();
+    let texts = [
+        ("shell-help.txt", smtpsh::shell::help::text_for(None, 80)),
+        (
+            "usage.txt",
+            smtpsh::cli::Cli::command()
+                .term_width(80)
+                .render_long_help()
+                .to_string(),
+        ),
+    ];
+    for (name, text) in texts {
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{name}: {line:?}");
+        }
+        let path = root.join(name);
+        if bless {
+            std::fs::write(&path, &text).unwrap();
+        } else {
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                want == text,
+                "{} differs from what the code prints (SMTPSH_BLESS=1 rewrites it)\n{text}",
+                path.display()
+            );
+        }
+    }
+}

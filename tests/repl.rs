@@ -642,3 +642,33 @@ fn a_typo_gets_a_note_and_is_still_sent() {
     t.eof();
     server.finish().assert_ok();
 }
+
+/// The small things of issue 16 at a real prompt, against the practice server: `:b64` takes
+/// `:raw`'s escapes, `:save ~/…` writes under HOME, `:explain` alone explains the last reply,
+/// and after an AUTH typed by hand the prompt says `authenticated@`.
+#[test]
+fn prompt_helpers_do_what_people_expect() {
+    let home = home();
+    let mut t = Pty::spawn(&["--no-history", "--practice"], &home);
+    t.expect("> ");
+    t.line(":b64 \\0alice\\0alicepass");
+    t.expect("AGFsaWNlAGFsaWNlcGFzcw==");
+    t.line("EHLO client.test");
+    t.expect("capabilities (8 lines)");
+    t.line(":explain");
+    t.expect("250  ");
+    t.line("AUTH PLAIN AGFsaWNlAGFsaWNlcGFzcw==");
+    t.expect("235");
+    t.expect("authenticated@127.0.0.1:");
+    t.line(":save ~/x.txt");
+    t.expect("saved ");
+    t.ctrl('d');
+    t.eof();
+    let saved = std::fs::read_to_string(home.join("x.txt")).expect(":save ~/x.txt wrote ~/x.txt");
+    assert!(saved.contains("C: AUTH PLAIN <redacted>"), "{saved}");
+    assert!(
+        !saved.contains("AGFsaWNlAGFsaWNlcGFzcw=="),
+        "the response was saved: {saved}"
+    );
+    assert!(!t.seen.contains("(typed by hand)@"), "{}", t.seen);
+}
