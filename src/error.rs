@@ -138,21 +138,11 @@ impl Error {
         }
     }
 
-    /// Whether the connection can't be used after this error.
+    /// Whether the connection can't be used after this error. A usage error (exit 2) was
+    /// found before anything went on the wire, and a cancelled wait leaves the reply owed,
+    /// not the connection broken.
     pub fn ends_connection(&self) -> bool {
-        !matches!(
-            self,
-            Error::Refused(_)
-                | Error::Envelope(_)
-                | Error::Usage(_)
-                | Error::File { .. }
-                | Error::Mode(_)
-                | Error::NotOffered(_)
-                | Error::AuthRefused(_)
-                | Error::TooBig(_)
-                | Error::NotConnected
-                | Error::Cancelled
-        )
+        self.exit() != Exit::Usage && !matches!(self, Error::Cancelled)
     }
 }
 

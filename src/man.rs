@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use crate::cli::{ENVIRONMENT, EXAMPLES, FILES};
 use crate::error::Exit;
 use crate::shell::commands::definitions;
-use crate::shell::help::synopsis;
+use crate::shell::help::{argument, synopsis};
 
 /// Text made safe for roff: backslashes, hyphens (so they stay ASCII hyphens and are found
 /// by search), and a leading `.` or `'` that would read as a request.
@@ -84,14 +84,7 @@ pub fn render(cmd: clap::Command, out: &mut dyn Write) -> io::Result<()> {
             esc(&c.get_about().map(|a| a.to_string()).unwrap_or_default())
         )?;
         for a in c.get_arguments() {
-            let name = match a.get_long() {
-                Some(l) => format!("--{l}"),
-                None => a
-                    .get_value_names()
-                    .and_then(|v| v.first().map(|n| n.to_string()))
-                    .unwrap_or_default(),
-            };
-            let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let (name, help) = argument(a);
             writeln!(out, ".br\n{}: {}", b(&name), esc(&help))?;
         }
     }

@@ -34,6 +34,18 @@ pub fn synopsis(cmd: &clap::Command) -> String {
     s
 }
 
+/// An argument's name as a reader types it (`--starttls`, `TARGET`) and its help line.
+pub fn argument(a: &clap::Arg) -> (String, String) {
+    let name = match a.get_long() {
+        Some(l) => format!("--{l}"),
+        None => a
+            .get_value_names()
+            .and_then(|v| v.first().map(|n| n.to_string()))
+            .unwrap_or_default(),
+    };
+    (name, a.get_help().map(|h| h.to_string()).unwrap_or_default())
+}
+
 /// Words of `text` in lines of at most `width` columns, each after `indent`; a word longer
 /// than a line stands alone on its line rather than being cut.
 pub fn wrap(text: &str, indent: usize, width: usize) -> String {
@@ -128,14 +140,7 @@ pub fn text_for(topic: Option<&str>, width: usize) -> String {
                 ));
             }
             for a in c.get_arguments() {
-                let name = match a.get_long() {
-                    Some(l) => format!("--{l}"),
-                    None => a
-                        .get_value_names()
-                        .and_then(|v| v.first().map(|n| n.to_string()))
-                        .unwrap_or_default(),
-                };
-                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                let (name, help) = argument(a);
                 s.push('\n');
                 s.push_str(&wrap(&format!("{name}: {help}"), 4, width));
             }
