@@ -237,3 +237,35 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
 
 /// Result alias for library code.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Ctrl-C (SIGINT) ends a script with the shell's 128 + 2, whichever way it stopped it:
+    // a wait, a body in the middle, or between steps.
+    #[test]
+    fn interruptions_exit_130() {
+        assert_eq!(Exit::Interrupted as u8, 130);
+        assert_eq!(Error::Cancelled.exit(), Exit::Interrupted);
+        let stopped = Error::Stopped {
+            file: "big.eml".into(),
+            sent: 10,
+            total: Some(20),
+        };
+        assert_eq!(stopped.exit(), Exit::Interrupted);
+        assert!(stopped.ends_connection());
+        assert!(
+            stopped
+                .to_string()
+                .starts_with("interrupted (Ctrl-C) after 10 of 20 octets of big.eml:")
+        );
+        let between = anyhow::Error::new(Interrupted("t.smtp:3: interrupted".into()));
+        assert_eq!(exit_code(&between), Exit::Interrupted);
+        assert_eq!(
+            exit_code(&anyhow::Error::new(Error::Cancelled).context("t.smtp:4")),
+            Exit::Interrupted
+        );
+        assert!(Exit::TABLE.contains("\n130  interrupted by Ctrl-C (SIGINT)"));
+    }
+}
