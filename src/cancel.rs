@@ -23,6 +23,24 @@ impl Cancel {
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     }
 
+    /// For a script: Ctrl-C (SIGINT) raises this flag, and the run stops at its next safe
+    /// point (see `shell::script`). A second Ctrl-C while the flag is still up — smtpsh is
+    /// stuck where it can't look at it, such as a write to a server that stopped reading —
+    /// ends the process at once with `code`, saying so: exiting closes the connection
+    /// without an end of data, so no truncated message is delivered either way. One handler
+    /// per process, as for [`Cancel::on_ctrl_c`].
+    pub fn on_ctrl_c_then_exit(&self, code: u8) {
+        let flag = self.0.clone();
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                eprintln!(
+                    "\nsmtpsh: interrupted again: exiting at once (status {code}); the connection is dropped, and a message in progress was not delivered"
+                );
+                std::process::exit(i32::from(code));
+            }
+        });
+    }
+
     /// Raise the flag (what Ctrl-C does).
     pub fn raise(&self) {
         self.0.store(true, Ordering::SeqCst);

@@ -27,6 +27,10 @@ pub enum Exit {
     Tls = 4,
     /// Protocol: malformed or oversized reply, or data the server must not send.
     Protocol = 5,
+    /// Interrupted: Ctrl-C (SIGINT) stopped a script, or a wait or a message in it. 128 + 2
+    /// (SIGINT's number): the shell's convention for a program ended by SIGINT, kept though
+    /// smtpsh catches the signal to end the session properly first.
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -38,7 +42,9 @@ EXIT STATUS:
   2  usage error, or a command line refused by the checks
   3  network: refused, timed out, reset, closed unexpectedly
   4  TLS: handshake or verification failed; STARTTLS not offered or refused when required
-  5  protocol: the server sent a malformed or oversized reply, or data it must not send";
+  5  protocol: the server sent a malformed or oversized reply, or data it must not send
+130  interrupted by Ctrl-C (SIGINT) (128 + 2, the shell convention); smtpsh said so and
+     ended the session first (a message in progress was not delivered)";
 }
 
 /// What went wrong below the front ends.
@@ -95,6 +101,22 @@ pub enum Error {
     /// The user pressed Ctrl-C during a wait.
     #[error("wait cancelled")]
     Cancelled,
+    /// Ctrl-C (SIGINT) in the middle of a message. SMTP has no way to abort DATA but closing
+    /// the connection (RFC 5321 §4.1.1.4: the end of data is the only terminator, and sending
+    /// it would deliver the truncated message), nor BDAT but not sending LAST (RFC 3030 §2):
+    /// the connection was closed and the message was not delivered.
+    #[error(
+        "interrupted (Ctrl-C) after {} of {file}: the connection was closed without ending the message, so it was NOT delivered (SMTP can abort a message only by closing the connection, RFC 5321 §4.1.1.4)",
+        octets_of(*.sent, *.total)
+    )]
+    Stopped {
+        /// The file being sent.
+        file: String,
+        /// Octets of the file sent before the stop.
+        sent: u64,
+        /// The file's size, when known.
+        total: Option<u64>,
+    },
     /// The peer closed the connection when a reply was due.
     #[error("the server closed the connection")]
     Closed,
@@ -128,11 +150,12 @@ impl Error {
             | Error::AuthRefused(_)
             | Error::TooBig(_)
             | Error::NotConnected => Exit::Usage,
-            Error::Connect { .. }
-            | Error::Timeout { .. }
-            | Error::Cancelled
-            | Error::Closed
-            | Error::Io(_) => Exit::Network,
+            // A wait cancelled reaches an exit status only in a script, where Ctrl-C (SIGINT)
+            // ends the run.
+            Error::Cancelled | Error::Stopped { .. } => Exit::Interrupted,
+            Error::Connect { .. } | Error::Timeout { .. } | Error::Closed | Error::Io(_) => {
+                Exit::Network
+            }
             Error::Parse(_) | Error::Protocol(_) => Exit::Protocol,
             Error::Tls(_) => Exit::Tls,
         }
@@ -146,10 +169,23 @@ impl Error {
     }
 }
 
+/// `1234 of 5678 octets`, or `1234 octets` when the total is not known.
+fn octets_of(sent: u64, total: Option<u64>) -> String {
+    match total {
+        Some(t) => format!("{sent} of {t} octets"),
+        None => format!("{sent} octets"),
+    }
+}
+
 /// A failure a front end reports that is not an [`Error`]: a missed expectation.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ExpectationFailed(pub String);
+
+/// A script stopped by Ctrl-C (SIGINT) between steps, after ending the session (exit 130).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
 
 /// A usage error raised at the edge (bad options, bad shell-command arguments).
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +207,9 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<ExpectationFailed>().is_some() {
             return Exit::Expectation;
         }
+        if cause.downcast_ref::<Interrupted>().is_some() {
+            return Exit::Interrupted;
+        }
         if cause.downcast_ref::<UsageError>().is_some()
             || cause.downcast_ref::<LineError>().is_some()
             || cause.downcast_ref::<CommandError>().is_some()
@@ -188,3 +227,35 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
 
 /// Result alias for library code.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Ctrl-C (SIGINT) ends a script with the shell's 128 + 2, whichever way it stopped it:
+    // a wait, a body in the middle, or between steps.
+    #[test]
+    fn interruptions_exit_130() {
+        assert_eq!(Exit::Interrupted as u8, 130);
+        assert_eq!(Error::Cancelled.exit(), Exit::Interrupted);
+        let stopped = Error::Stopped {
+            file: "big.eml".into(),
+            sent: 10,
+            total: Some(20),
+        };
+        assert_eq!(stopped.exit(), Exit::Interrupted);
+        assert!(stopped.ends_connection());
+        assert!(
+            stopped
+                .to_string()
+                .starts_with("interrupted (Ctrl-C) after 10 of 20 octets of big.eml:")
+        );
+        let between = anyhow::Error::new(Interrupted("t.smtp:3: interrupted".into()));
+        assert_eq!(exit_code(&between), Exit::Interrupted);
+        assert_eq!(
+            exit_code(&anyhow::Error::new(Error::Cancelled).context("t.smtp:4")),
+            Exit::Interrupted
+        );
+        assert!(Exit::TABLE.contains("\n130  interrupted by Ctrl-C (SIGINT)"));
+    }
+}

@@ -13,9 +13,10 @@ use clap::Parser;
 
 use smtpsh::cancel::Cancel;
 use smtpsh::cli::{Cli, ColorWhen};
-use smtpsh::error::{Error, Exit, ExpectationFailed, UsageError, exit_code};
+use smtpsh::error::{Error, Exit, ExpectationFailed, Interrupted, UsageError, exit_code};
 use smtpsh::net::tls::TlsOptions;
 use smtpsh::session::{Config, Session};
+use smtpsh::shell::progress::{Bars, Counter};
 use smtpsh::shell::{ask::TtyAsk, exec, practice, repl, script};
 use smtpsh::smtp::{auth::Secret, command};
 use smtpsh::transcript::{Event, Style, Transcript};
@@ -107,11 +108,23 @@ fn connect_first(
     Some(exec::connect(session, t, cli.port, flags))
 }
 
+/// A script that passed the check, ready to run.
+struct CheckedScript {
+    /// The script, rewound.
+    file: std::fs::File,
+    /// Its name for messages.
+    name: String,
+    /// Where its relative `:send` files are (see [`script::base_dir`]).
+    base: Option<PathBuf>,
+    /// How many messages it sends (for the progress bar).
+    messages: u64,
+}
+
 /// The script (`--script FILE`, else standard input), read once and checked to its end
 /// before anything connects (`--check` is this alone). Standard input is kept in an
 /// unnamed temporary file meanwhile, so the run reads it again in flat memory. Returns the
-/// script, rewound, and its name for messages.
-fn checked_script(cli: &Cli) -> anyhow::Result<(std::fs::File, String, Option<PathBuf>)> {
+/// script, rewound, with what the run needs to know of it.
+fn checked_script(cli: &Cli) -> anyhow::Result<CheckedScript> {
     let spool = |from: &mut dyn io::Read| -> anyhow::Result<std::fs::File> {
         let mut spool = tempfile::tempfile().context("cannot make a temporary file")?;
         io::copy(from, &mut spool).context("reading the script")?;
@@ -133,6 +146,8 @@ fn checked_script(cli: &Cli) -> anyhow::Result<(std::fs::File, String, Option<Pa
     let base = script::base_dir(cli.script.as_deref());
     let mut reader = script::Reader::new(io::BufReader::new(&file), &name, base.clone());
     let problems = script::check(&mut reader);
+    let messages = reader.messages();
+    drop(reader);
     let errors = problems.iter().filter(|p| !p.warning).count();
     for p in &problems {
         let kind = if p.warning { "warning" } else { "error" };
@@ -146,7 +161,12 @@ fn checked_script(cli: &Cli) -> anyhow::Result<(std::fs::File, String, Option<Pa
         .into());
     }
     file.rewind().context("cannot read the script again")?;
-    Ok((file, name, base))
+    Ok(CheckedScript {
+        file,
+        name,
+        base,
+        messages,
+    })
 }
 
 /// Options that only mean something to the practice server, refused without it rather
@@ -183,7 +203,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .into());
         }
-        let (_, name, _) = checked_script(&cli)?;
+        let name = checked_script(&cli)?.name;
         eprintln!("smtpsh: {name}: no problems found");
         return Ok(());
     }
@@ -281,9 +301,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         json: cli.json,
         wire: false,
     };
+    // Progress bars (issue 17): on standard error when it is a terminal, never with --json.
+    let bars = Bars::for_stderr(cli.json);
+    let stdout: Box<dyn io::Write> = if bars.is_on() && io::stdout().is_terminal() {
+        // The transcript shares the terminal with the bars: its lines go above them.
+        Box::new(bars.above(io::stdout()))
+    } else {
+        Box::new(io::stdout())
+    };
     let transcript = Transcript::new(
         style,
-        Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout())),
+        Box::new(io::BufWriter::with_capacity(64 * 1024, stdout)),
     );
     let mut session = Session::new(
         config,
@@ -291,6 +319,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Box::new(TtyAsk::new(!script_mode)),
         Cancel::new(),
     );
+    if bars.is_on() {
+        session.set_progress(Box::new(bars.file_progress()));
+    }
     if cli.insecure {
         eprintln!(
             "smtpsh: WARNING: --insecure: certificates and names are NOT verified for this whole session"
@@ -304,13 +335,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         lmtp: cli.lmtp,
     };
     if script_mode {
+        // Ctrl-C (SIGINT) stops the script at its next safe point, ends the session and exits
+        // 130; a second one while smtpsh can't stop yet exits at once.
+        session
+            .cancel()
+            .on_ctrl_c_then_exit(Exit::Interrupted as u8);
         let started = std::time::Instant::now();
         let mut sum = script::Summary::default();
         let result = (|| {
-            let (file, name, base) = checked_script(&cli)?;
+            let CheckedScript {
+                file,
+                name,
+                base,
+                messages,
+            } = checked_script(&cli)?;
+            if session.cancel().requested() {
+                return Err(Interrupted(
+                    "interrupted (Ctrl-C/SIGINT) before connecting; nothing was sent".into(),
+                )
+                .into());
+            }
             let reader = script::Reader::new(io::BufReader::new(file), &name, base);
             if let Some(r) = connect_first(&mut session, &cli, practice_target.as_deref(), flags) {
-                let r = r?;
+                let r = r.map_err(script::interrupted_wait)?;
                 if smtpsh::shell::lang::is_failure(&r) {
                     session.end("the greeting was a refusal");
                     return Err(ExpectationFailed(format!(
@@ -323,6 +370,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = script::Options {
                 keep_going: cli.keep_going,
                 pipeline: cli.pipeline,
+                // A bar for one message says nothing its own `:send` bar does not.
+                messages: if messages > 1 {
+                    let c = bars.counter(messages, "messages");
+                    c.describe(&name);
+                    c
+                } else {
+                    Counter::default()
+                },
             };
             script::run(&mut session, reader, opts, &mut sum)
         })();

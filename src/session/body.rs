@@ -157,6 +157,9 @@ impl Session {
 
     /// `:send` with options: the message size checked against the server's SIZE first
     /// (RFC 1870), and with `bdat` the file goes in BDAT chunks (RFC 3030) instead of DATA.
+    /// The front end's [`super::Progress`] is told how far the body has gone; Ctrl-C (the
+    /// session's cancel flag) stops it between pieces, closing the connection without ending
+    /// the message ([`Error::Stopped`]).
     pub fn send_file_with(
         &mut self,
         path: &Path,
@@ -168,17 +171,27 @@ impl Session {
             source: e,
         })?;
         self.check_file_size(&mut file, path, opts)?;
+        let name = path.display().to_string();
+        let total = super::progress::file_size(&file);
         if opts.bdat {
-            return self.send_file_bdat(file, path);
+            let r = self.send_file_bdat(file, path, total);
+            self.unwatch();
+            return r;
         }
         let data = Command::bare(Verb::Data);
-        let r = self.guard(|s| s.command_inner(&data))?;
+        let r = match self.guard(|s| s.command_inner(&data)) {
+            // Ctrl-C while the server decides on DATA: its 354 may be on the way, and then
+            // whatever is sent next would be the message. Nothing of it went yet; close.
+            Err(Error::Cancelled) => return Err(self.abandon(&name, 0, total)),
+            r => r?,
+        };
         if r.code.value() != 354 {
             return Ok(r);
         }
-        self.guard(|s| {
+        let r = self.guard(|s| {
             // The body goes straight from the file; body mode is for typed lines.
             s.link()?.mode = Mode::Command;
+            s.watch(&name, total);
             let mut stuffer = DotStuffer::new();
             let mut input = vec![0u8; 256 * 1024];
             let mut out = Vec::with_capacity(300 * 1024);
@@ -198,12 +211,17 @@ impl Session {
                 };
                 out.clear();
                 stuffer.encode(&input[..n], &mut out);
-                s.send_bytes(&out)?;
+                s.send_watched(&out, n as u64)?;
             }
+            // The last look before the end of data: after a stop it must never go.
+            s.stop_if_asked()?;
             out.clear();
             let summary = stuffer.finish(&mut out);
             s.send_bytes(&out)?;
-            s.end_body_with(summary, Some(path.display().to_string()))
-        })
+            s.watch_sent();
+            s.end_body_with(summary, Some(name))
+        });
+        self.unwatch();
+        r
     }
 }

@@ -115,18 +115,25 @@ impl Session {
 
     /// `:send --bdat FILE`: the message in BDAT chunks of the file's CRLF-normalised bytes,
     /// never dot-stuffed (RFC 3030 §2), the last one marked LAST; each chunk's reply is read
-    /// before the next goes. Memory stays bounded: one chunk at a time.
+    /// before the next goes. Memory stays bounded: one chunk at a time. Ctrl-C stops it
+    /// between pieces; LAST never goes after a stop, so the server never takes the part sent
+    /// for a whole message.
     pub(super) fn send_file_bdat(
         &mut self,
         mut file: std::fs::File,
         path: &Path,
+        total: Option<u64>,
     ) -> Result<Reply, Error> {
         self.require_chunking()?;
+        let name = path.display().to_string();
         self.guard(|s| {
             s.settle_owed()?;
+            s.watch(&name, total);
             let mut enc = CrlfEncoder::new();
             let mut input = vec![0u8; CHUNK_INPUT];
             let mut pending: Vec<u8> = Vec::with_capacity(2 * CHUNK_INPUT + 2);
+            // Octets of the file in `pending`.
+            let mut pending_input = 0u64;
             loop {
                 let n = loop {
                     match file.read(&mut input) {
@@ -144,11 +151,19 @@ impl Session {
                 };
                 if n == 0 {
                     let summary = enc.finish(&mut pending);
-                    return s.send_chunk(&pending, true, Some((summary, path)));
+                    return s.send_chunk(&pending, pending_input, true, Some((summary, path)));
                 }
                 if !pending.is_empty() {
-                    let r = s.send_chunk(&pending, false, None)?;
+                    let r = match s.send_chunk(&pending, pending_input, false, None) {
+                        // Ctrl-C while a chunk's reply is due: the message is half sent.
+                        Err(Error::Cancelled) => {
+                            let (sent, total) = s.watched().unwrap_or((0, total));
+                            return Err(s.abandon(&name, sent, total));
+                        }
+                        r => r?,
+                    };
                     if r.code.value() != 250 {
+                        s.unwatch();
                         s.warn(format!(
                             "the server answered {} to a BDAT chunk; the rest of {} was not sent (RSET before the next message)",
                             r.code,
@@ -159,15 +174,18 @@ impl Session {
                 }
                 pending.clear();
                 enc.encode(&input[..n], &mut pending);
+                pending_input = n as u64;
             }
         })
     }
 
-    /// One BDAT command and its data in one write, then its reply (for the LAST chunk, the
-    /// end of the message: one reply, or one per recipient under LMTP).
+    /// One BDAT command and its data, then its reply (for the LAST chunk, the end of the
+    /// message: one reply, or one per recipient under LMTP). `input` is how many octets of
+    /// the watched file the data carries.
     fn send_chunk(
         &mut self,
         data: &[u8],
+        input: u64,
         last: bool,
         end: Option<(BodySummary, &Path)>,
     ) -> Result<Reply, Error> {
@@ -177,7 +195,11 @@ impl Session {
         });
         let mut wire = cmd.to_wire();
         wire.extend_from_slice(data);
-        self.send_bytes(&wire)?;
+        self.send_watched(&wire, input)?;
+        if end.is_some() {
+            // The whole message went: what is left is its reply.
+            self.watch_sent();
+        }
         let tls = self.tls();
         self.emit(Event::Sent {
             line: cmd.shown(),

@@ -9,7 +9,8 @@
 //!
 //! The steps that take more than one line live beside this file: guided AUTH (`auth.rs`),
 //! DATA bodies and `:send` (`body.rs`), CHUNKING (`chunking.rs`), LMTP's per-recipient
-//! replies (`lmtp.rs`) and MX lookups (`mx.rs`).
+//! replies (`lmtp.rs`), MX lookups (`mx.rs`), and the progress and stopping of a file body
+//! (`progress.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -29,8 +30,10 @@ mod body;
 mod chunking;
 mod lmtp;
 mod mx;
+mod progress;
 
 pub use chunking::SendOptions;
+pub use progress::{Progress, Silent};
 
 /// Settings that hold for the whole session.
 #[derive(Debug, Clone)]
@@ -176,6 +179,10 @@ pub struct Session {
     pub transcript: Transcript,
     ask: Box<dyn Ask>,
     cancel: Cancel,
+    /// Told how far a file body has gone (see [`Session::set_progress`]).
+    progress: Box<dyn Progress>,
+    /// The file body being sent, while one is.
+    watching: Option<progress::Watch>,
 }
 
 impl std::fmt::Debug for Session {
@@ -210,6 +217,8 @@ impl Session {
             transcript,
             ask,
             cancel,
+            progress: Box::new(Silent),
+            watching: None,
         }
     }
 

@@ -43,7 +43,10 @@ pub fn argument(a: &clap::Arg) -> (String, String) {
             .and_then(|v| v.first().map(|n| n.to_string()))
             .unwrap_or_default(),
     };
-    (name, a.get_help().map(|h| h.to_string()).unwrap_or_default())
+    (
+        name,
+        a.get_help().map(|h| h.to_string()).unwrap_or_default(),
+    )
 }
 
 /// Words of `text` in lines of at most `width` columns, each after `indent`; a word longer

@@ -1,7 +1,8 @@
 //! The front ends: the command language shared by the prompt and scripts ([`lang`], with
 //! the shell commands defined once in [`commands`]), the step that runs one parsed line
-//! against a session ([`exec`]), the script reader and runner ([`script`]) and the
-//! interactive shell ([`repl`]). Nothing here opens a socket; the session does.
+//! against a session ([`exec`]), the script reader and runner ([`script`]), the
+//! interactive shell ([`repl`]) and progress bars on the terminal ([`progress`]). Nothing
+//! here opens a socket; the session does.
 
 pub mod ask;
 pub mod assist;
@@ -10,6 +11,7 @@ pub mod exec;
 pub mod help;
 pub mod lang;
 pub mod practice;
+pub mod progress;
 pub mod repl;
 pub mod script;
 pub mod suggest;

@@ -22,7 +22,8 @@ use anyhow::Context as _;
 use super::commands::{ShellCmd, ShellParser};
 use super::exec::{self, Step};
 use super::lang::{self, ExpectSpec, LangError, Line, Origin};
-use crate::error::{ExpectationFailed, UsageError};
+use super::progress::Counter;
+use crate::error::{Error, Exit, ExpectationFailed, Interrupted, UsageError};
 use crate::session::{Input, Session};
 use crate::smtp::auth::Secret;
 use crate::smtp::command::{Args, Command, Verb};
@@ -35,6 +36,9 @@ pub struct Options {
     pub keep_going: bool,
     /// Send runs of pipelinable commands as one write.
     pub pipeline: bool,
+    /// Messages done of the messages in the script (see [`Reader::messages`]), on a
+    /// terminal; by default nothing is shown.
+    pub messages: Counter,
 }
 
 /// What a script run did, also when it failed.
@@ -130,6 +134,7 @@ pub struct Reader<R> {
     shell: ShellParser,
     base_dir: Option<PathBuf>,
     ended: bool,
+    messages: u64,
 }
 
 impl<R: BufRead> Reader<R> {
@@ -144,7 +149,14 @@ impl<R: BufRead> Reader<R> {
             shell: ShellParser::new(),
             base_dir,
             ended: false,
+            messages: 0,
         }
+    }
+
+    /// How many messages the items read so far hold (see [`is_message`]): after
+    /// [`check`], the script's total, for a progress bar.
+    pub fn messages(&self) -> u64 {
+        self.messages
     }
 
     /// The script's name, for messages.
@@ -171,6 +183,16 @@ impl<R: BufRead> Reader<R> {
     /// The next item and its line number; `Ok(None)` at the end. After an error the reader
     /// goes on with the next line (so `--check` reports every problem).
     pub fn next_item(&mut self) -> Result<Option<(usize, Item)>, ScriptError> {
+        let next = self.read_item();
+        if let Ok(Some((_, item))) = &next
+            && is_message(item)
+        {
+            self.messages += 1;
+        }
+        next
+    }
+
+    fn read_item(&mut self) -> Result<Option<(usize, Item)>, ScriptError> {
         loop {
             let Some(raw) = self.input.next() else {
                 return self.at_end();
@@ -305,6 +327,16 @@ impl<R: BufRead> Reader<R> {
             )),
             Place::Commands => Ok(None),
         }
+    }
+}
+
+/// Whether `item` completes a message: the lone `.` after a DATA body, a `:send`, a BDAT
+/// marked LAST. What the script's progress counts, in the check and in the run alike.
+pub fn is_message(item: &Item) -> bool {
+    match item {
+        Item::BodyEnd | Item::Shell(ShellCmd::Send(_), _) => true,
+        Item::Smtp(cmd) => matches!(cmd.args(), Args::Bdat(b) if b.last),
+        _ => false,
     }
 }
 
@@ -547,8 +579,25 @@ impl<R: BufRead> Runner<'_, R> {
         Ok(())
     }
 
+    /// Ctrl-C (SIGINT) between two items, before line `n`: stop here. Leaving ends the
+    /// session: politely (QUIT), or in the middle of a body by closing the connection, so the
+    /// part sent is not delivered.
+    fn interrupted(&mut self, n: usize) -> anyhow::Error {
+        self.session.cancel().clear();
+        let how = if self.session.in_body() {
+            "in the middle of a message: the connection is closed without ending it, so the message was NOT delivered (SMTP can abort a message only by closing the connection, RFC 5321 §4.1.1.4)"
+        } else {
+            "before this line ran: the session is ended (QUIT)"
+        };
+        Interrupted(format!("{}: interrupted (Ctrl-C/SIGINT) {how}", self.at(n))).into()
+    }
+
     fn run(&mut self) -> anyhow::Result<()> {
         while let Some((n, item)) = self.next()? {
+            if self.session.cancel().requested() {
+                return Err(self.interrupted(n));
+            }
+            let message = is_message(&item);
             if let Item::Shell(ShellCmd::Expect(e), _) = &item {
                 self.sum.commands += 1;
                 let last = self.session.last_reply().cloned();
@@ -600,6 +649,9 @@ impl<R: BufRead> Runner<'_, R> {
                         self.replied(n, "the BDAT chunk".into(), r);
                     }
                 }
+            }
+            if message {
+                self.opts.messages.step();
             }
         }
         self.settle()
@@ -744,11 +796,12 @@ pub fn run(
         pending: Pending::Nothing,
         skipping: None,
     };
-    let result = r.run();
-    let why = if result.is_ok() {
-        "end of the script"
-    } else {
-        "the script failed"
+    let result = r.run().map_err(interrupted_wait);
+    r.opts.messages.finish();
+    let why = match &result {
+        Ok(()) => "end of the script",
+        Err(e) if crate::error::exit_code(e) == Exit::Interrupted => "interrupted (Ctrl-C/SIGINT)",
+        Err(_) => "the script failed",
     };
     r.session.end(why);
     result?;
@@ -760,6 +813,19 @@ pub fn run(
         .into());
     }
     Ok(())
+}
+
+/// A wait the user cancelled (Ctrl-C, SIGINT) ends the script: say so in its words.
+pub fn interrupted_wait(e: anyhow::Error) -> anyhow::Error {
+    if e.chain()
+        .any(|c| matches!(c.downcast_ref::<Error>(), Some(Error::Cancelled)))
+    {
+        e.context(
+            "interrupted (Ctrl-C/SIGINT) while waiting for a reply; the session is ended (QUIT)",
+        )
+    } else {
+        e
+    }
 }
 
 /// The directory relative `:send` paths in a script start from — one rule: the directory of
