@@ -14,7 +14,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use openssl::ssl::{SslConnector, SslMethod};
 
 /// The name every test gives `--ehlo`.
 const EHLO_NAME: &str = "client.test";
@@ -63,6 +62,16 @@ fn shows_fingerprint(run: &Run, cert: &TestCert) -> bool {
 // ---------------------------------------------------------------------------------------
 // The harness itself
 // ---------------------------------------------------------------------------------------
+
+/// A native-tls client trusting `cert` from its PEM file, as the binary will read it with
+/// `--cafile`.
+fn connector(cert: &TestCert) -> native_tls::TlsConnector {
+    let pem = std::fs::read(&cert.cert_pem).unwrap();
+    native_tls::TlsConnector::builder()
+        .add_root_certificate(native_tls::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap()
+}
 
 fn read_exact_str(s: &mut impl Read, n: usize) -> String {
     let mut buf = vec![0u8; n];
@@ -207,11 +216,9 @@ fn harness_self_test_tls() {
     assert_eq!(read_exact_str(&mut c, GREETING.len()), GREETING);
     c.write_all(b"STARTTLS\r\n").unwrap();
     assert_eq!(read_exact_str(&mut c, 14), "220 go ahead\r\n");
-    let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
-    b.cert_store_mut()
-        .add_cert(certs.localhost.cert.clone())
-        .unwrap();
-    let mut tls = b.build().connect("localhost", c).expect("handshake");
+    let mut tls = connector(&certs.localhost)
+        .connect("localhost", c)
+        .expect("handshake");
     tls.write_all(b"EHLO x.test\r\n").unwrap();
     assert_eq!(read_exact_str(&mut tls, 8), "250 ok\r\n");
     tls.shutdown().unwrap();
@@ -241,13 +248,7 @@ fn harness_self_test_certificates() {
         let server = FakeServer::start(vec![Step::StartTls(cert.clone()), send("220 tls\r\n")]);
         let c = TcpStream::connect(server.addr()).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
-        // The PEM file, as the binary will read it with --cafile.
-        let pem = std::fs::read(&cert.cert_pem).unwrap();
-        b.cert_store_mut()
-            .add_cert(openssl::x509::X509::from_pem(&pem).unwrap())
-            .unwrap();
-        let result = b.build().connect(name, c);
+        let result = connector(cert).connect(name, c);
         assert_eq!(
             result.is_ok(),
             ok,
@@ -261,8 +262,8 @@ fn harness_self_test_certificates() {
     // Not trusted at all without the CA file.
     let server = FakeServer::start(vec![Step::StartTls(certs.localhost.clone())]);
     let c = TcpStream::connect(server.addr()).unwrap();
-    let b = SslConnector::builder(SslMethod::tls_client()).unwrap();
-    assert!(b.build().connect("localhost", c).is_err());
+    let plain = native_tls::TlsConnector::new().unwrap();
+    assert!(plain.connect("localhost", c).is_err());
     server.finish();
 }
 
