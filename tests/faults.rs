@@ -716,6 +716,83 @@ fn tls_insecure_accepts_a_self_signed_certificate_with_a_warning() {
     assert!(has_warning(&run), "no `! ` warning\n{}", run.describe());
 }
 
+/// `--insecure` still says what is wrong, worked out from the certificate: native-tls gives
+/// no verdict once verification is off.
+#[test]
+fn tls_insecure_names_what_would_have_failed() {
+    let certs = TestCerts::new();
+    let insecure = |cert: &TestCert, args: &[&str]| {
+        let mut all = vec!["--insecure"];
+        all.extend_from_slice(args);
+        let (run, r) = implicit_tls(cert, &all);
+        run.assert_code(0);
+        r.assert_ok();
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with("! INSECURE: "))
+            .unwrap_or_else(|| panic!("no INSECURE line\n{}", run.describe()))
+            .to_string()
+    };
+    assert_eq!(
+        insecure(&certs.localhost, &[]),
+        "! INSECURE: the certificate was NOT verified for \"127.0.0.1\": self-signed certificate; anyone on the path could be reading this session"
+    );
+    let cafile = certs.wrong.cert_pem.to_str().unwrap();
+    assert_eq!(
+        insecure(&certs.wrong, &["--cafile", cafile]),
+        "! INSECURE: the certificate was NOT verified for \"127.0.0.1\": name mismatch (the certificate is for wrong.example); anyone on the path could be reading this session"
+    );
+    // Expired a day ago.
+    let mut spec = smtpsh::practice::cert::CertSpec::new("localhost");
+    spec.ips = vec!["127.0.0.1".parse().unwrap()];
+    spec.not_before = std::time::SystemTime::now() - Duration::from_secs(3 * 86_400);
+    spec.not_after = std::time::SystemTime::now() - Duration::from_secs(86_400);
+    let made = smtpsh::practice::cert::self_signed(&spec).unwrap();
+    let expired = TestCert {
+        name: "expired",
+        cert_pem: write_file(certs.dir.path(), "expired.pem", &made.cert_pem),
+        key_pem: write_file(certs.dir.path(), "expired.key", &made.key_pem),
+        made: std::sync::Arc::new(made),
+    };
+    let cafile = expired.cert_pem.to_str().unwrap();
+    let line = insecure(&expired, &["--cafile", cafile]);
+    assert!(
+        line.contains("\": certificate has expired (on ")
+            && line.ends_with(" GMT); anyone on the path could be reading this session"),
+        "{line}"
+    );
+    // Without --insecure the same certificate is refused: exit 4, and the reason.
+    let (run, _) = implicit_tls(&expired, &["--cafile", cafile]);
+    run.assert_code(4);
+    assert!(
+        run.stderr
+            .contains("certificate verification failed for \"127.0.0.1\": certificate has expired"),
+        "{}",
+        run.describe()
+    );
+}
+
+/// A server that closes the connection under TLS without close_notify: the network's
+/// failure (exit 3), as in plaintext, not a TLS one.
+#[test]
+fn tls_close_without_close_notify_exits_3() {
+    let certs = TestCerts::new();
+    let cafile = certs.localhost.cert_pem.to_str().unwrap();
+    let server = FakeServer::start(vec![
+        Step::StartTls(certs.localhost.clone()),
+        send(GREETING),
+        expect(&format!("EHLO {EHLO_NAME}")),
+        Step::Close,
+    ]);
+    let run = smtpsh_run(
+        &server,
+        &["--tls-on-connect", "--cafile", cafile],
+        &format!("EHLO {EHLO_NAME}\nQUIT\n"),
+    );
+    server.finish().assert_ok();
+    run.assert_code(3);
+}
+
 #[test]
 fn tls_name_mismatch_exits_4() {
     let certs = TestCerts::new();
