@@ -42,21 +42,9 @@ pub struct Described {
 /// Describe the DER certificate `der`; `None` if it does not parse.
 pub fn describe(der: &[u8]) -> Option<Described> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
-    let mut names = Vec::new();
-    for n in san(&cert) {
-        match n {
-            GeneralName::DNSName(d) => names.push(escape_str(d)),
-            GeneralName::IPAddress(ip) => {
-                if let Some(ip) = ip_of(ip) {
-                    names.push(ip.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
     Some(Described {
         subject: name_string(cert.subject()),
-        names,
+        names: san_names(&cert),
         issuer: name_string(cert.issuer()),
         not_before: openssl_time(&cert.validity().not_before),
         not_after: openssl_time(&cert.validity().not_after),
@@ -210,16 +198,21 @@ fn dns_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
+/// The DNS names (escaped) and IP addresses of subjectAltName, in the certificate's order.
+fn san_names(cert: &X509Certificate<'_>) -> Vec<String> {
+    san(cert)
+        .into_iter()
+        .filter_map(|n| match n {
+            GeneralName::DNSName(d) => Some(escape_str(d)),
+            GeneralName::IPAddress(b) => ip_of(b).map(|ip| ip.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The names a certificate is for, for a message.
 fn names_for_humans(cert: &X509Certificate<'_>) -> String {
-    let mut names: Vec<String> = Vec::new();
-    for n in san(cert) {
-        match n {
-            GeneralName::DNSName(d) => names.push(escape_str(d)),
-            GeneralName::IPAddress(b) => names.extend(ip_of(b).map(|ip| ip.to_string())),
-            _ => {}
-        }
-    }
+    let mut names = san_names(cert);
     if names.is_empty() {
         names.extend(
             cert.subject()
