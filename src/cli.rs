@@ -338,7 +338,9 @@ pub fn generate(kind: Generate, out: &mut dyn std::io::Write) -> std::io::Result
         Generate::Fish => Shell::Fish,
         Generate::Elvish => Shell::Elvish,
         Generate::Powershell => Shell::PowerShell,
-        Generate::Man => return crate::man::render(cmd, out),
+        // One man page for every platform: its header has the version alone, not the TLS
+        // library `--version` names (which differs per platform).
+        Generate::Man => return crate::man::render(cmd.version(env!("CARGO_PKG_VERSION")), out),
     };
     clap_complete::generate(shell, &mut cmd, "smtpsh", out);
     Ok(())

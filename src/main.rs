@@ -45,16 +45,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// This machine's name for EHLO (RFC 5321 §4.1.1.1 wants the client's domain).
+/// This machine's name for EHLO (RFC 5321 §4.1.1.1 wants the client's domain), as the
+/// system gives it: gethostname(2) on Unix, the DNS host name on Windows.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| {
-            !s.is_empty() && command::check_value("hostname", s).is_ok() && !s.contains(' ')
-        })
-        .unwrap_or_else(|| "localhost".to_string())
+    Some(
+        gethostname::gethostname()
+            .to_string_lossy()
+            .trim()
+            .to_string(),
+    )
+    .filter(|s| !s.is_empty() && command::check_value("hostname", s).is_ok() && !s.contains(' '))
+    .unwrap_or_else(|| "localhost".to_string())
 }
 
 fn password(cli: &Cli) -> anyhow::Result<Option<Secret>> {
@@ -229,6 +230,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     };
     colored::control::set_override(color);
+    // Windows consoles show ANSI colours only once asked to (Windows 10 and later).
+    #[cfg(windows)]
+    if color {
+        let _ = colored::control::set_virtual_terminal(true);
+    }
 
     // Safety rule 3: an option value never smuggles CR/LF into a command.
     let ehlo_name = match &cli.ehlo {

@@ -36,7 +36,7 @@ pub fn render(cmd: clap::Command, out: &mut dyn Write) -> io::Result<()> {
         .title("SMTPSH")
         .section("1")
         .manual("smtpsh manual")
-        .source(format!("smtpsh {}", crate::VERSION_LINE));
+        .source(format!("smtpsh {}", env!("CARGO_PKG_VERSION")));
     man.render_title(out)?;
     writeln!(out, ".ad l\n.nh")?;
     man.render_name_section(out)?;

@@ -434,9 +434,15 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
                 out.push('\n');
                 out.push_str(&paint(w, |s| s.red().bold()));
             } else if *insecure {
+                // With verification off the platform gives no verdict; what could not be
+                // checked from the certificate alone is said, not guessed.
+                let why = match &s.unchecked {
+                    Some(u) => format!("nothing wrong was found, but {u}"),
+                    None => "this certificate did verify".into(),
+                };
                 out.push('\n');
                 out.push_str(&paint(
-                    "! --insecure: verification is off for this session (this certificate did verify)".into(),
+                    format!("! --insecure: verification is off for this session ({why})"),
                     |s| s.yellow(),
                 ));
             } else {

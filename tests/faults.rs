@@ -14,7 +14,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use openssl::ssl::{SslConnector, SslMethod};
 
 /// The name every test gives `--ehlo`.
 const EHLO_NAME: &str = "client.test";
@@ -63,6 +62,16 @@ fn shows_fingerprint(run: &Run, cert: &TestCert) -> bool {
 // ---------------------------------------------------------------------------------------
 // The harness itself
 // ---------------------------------------------------------------------------------------
+
+/// A native-tls client trusting `cert` from its PEM file, as the binary will read it with
+/// `--cafile`.
+fn connector(cert: &TestCert) -> native_tls::TlsConnector {
+    let pem = std::fs::read(&cert.cert_pem).unwrap();
+    native_tls::TlsConnector::builder()
+        .add_root_certificate(native_tls::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap()
+}
 
 fn read_exact_str(s: &mut impl Read, n: usize) -> String {
     let mut buf = vec![0u8; n];
@@ -207,11 +216,9 @@ fn harness_self_test_tls() {
     assert_eq!(read_exact_str(&mut c, GREETING.len()), GREETING);
     c.write_all(b"STARTTLS\r\n").unwrap();
     assert_eq!(read_exact_str(&mut c, 14), "220 go ahead\r\n");
-    let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
-    b.cert_store_mut()
-        .add_cert(certs.localhost.cert.clone())
-        .unwrap();
-    let mut tls = b.build().connect("localhost", c).expect("handshake");
+    let mut tls = connector(&certs.localhost)
+        .connect("localhost", c)
+        .expect("handshake");
     tls.write_all(b"EHLO x.test\r\n").unwrap();
     assert_eq!(read_exact_str(&mut tls, 8), "250 ok\r\n");
     tls.shutdown().unwrap();
@@ -241,13 +248,7 @@ fn harness_self_test_certificates() {
         let server = FakeServer::start(vec![Step::StartTls(cert.clone()), send("220 tls\r\n")]);
         let c = TcpStream::connect(server.addr()).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
-        // The PEM file, as the binary will read it with --cafile.
-        let pem = std::fs::read(&cert.cert_pem).unwrap();
-        b.cert_store_mut()
-            .add_cert(openssl::x509::X509::from_pem(&pem).unwrap())
-            .unwrap();
-        let result = b.build().connect(name, c);
+        let result = connector(cert).connect(name, c);
         assert_eq!(
             result.is_ok(),
             ok,
@@ -261,8 +262,8 @@ fn harness_self_test_certificates() {
     // Not trusted at all without the CA file.
     let server = FakeServer::start(vec![Step::StartTls(certs.localhost.clone())]);
     let c = TcpStream::connect(server.addr()).unwrap();
-    let b = SslConnector::builder(SslMethod::tls_client()).unwrap();
-    assert!(b.build().connect("localhost", c).is_err());
+    let plain = native_tls::TlsConnector::new().unwrap();
+    assert!(plain.connect("localhost", c).is_err());
     server.finish();
 }
 
@@ -713,6 +714,83 @@ fn tls_insecure_accepts_a_self_signed_certificate_with_a_warning() {
     run.assert_code(0);
     r.assert_ok();
     assert!(has_warning(&run), "no `! ` warning\n{}", run.describe());
+}
+
+/// `--insecure` still says what is wrong, worked out from the certificate: native-tls gives
+/// no verdict once verification is off.
+#[test]
+fn tls_insecure_names_what_would_have_failed() {
+    let certs = TestCerts::new();
+    let insecure = |cert: &TestCert, args: &[&str]| {
+        let mut all = vec!["--insecure"];
+        all.extend_from_slice(args);
+        let (run, r) = implicit_tls(cert, &all);
+        run.assert_code(0);
+        r.assert_ok();
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with("! INSECURE: "))
+            .unwrap_or_else(|| panic!("no INSECURE line\n{}", run.describe()))
+            .to_string()
+    };
+    assert_eq!(
+        insecure(&certs.localhost, &[]),
+        "! INSECURE: the certificate was NOT verified for \"127.0.0.1\": self-signed certificate; anyone on the path could be reading this session"
+    );
+    let cafile = certs.wrong.cert_pem.to_str().unwrap();
+    assert_eq!(
+        insecure(&certs.wrong, &["--cafile", cafile]),
+        "! INSECURE: the certificate was NOT verified for \"127.0.0.1\": name mismatch (the certificate is for wrong.example); anyone on the path could be reading this session"
+    );
+    // Expired a day ago.
+    let mut spec = smtpsh::practice::cert::CertSpec::new("localhost");
+    spec.ips = vec!["127.0.0.1".parse().unwrap()];
+    spec.not_before = std::time::SystemTime::now() - Duration::from_secs(3 * 86_400);
+    spec.not_after = std::time::SystemTime::now() - Duration::from_secs(86_400);
+    let made = smtpsh::practice::cert::self_signed(&spec).unwrap();
+    let expired = TestCert {
+        name: "expired",
+        cert_pem: write_file(certs.dir.path(), "expired.pem", &made.cert_pem),
+        key_pem: write_file(certs.dir.path(), "expired.key", &made.key_pem),
+        made: std::sync::Arc::new(made),
+    };
+    let cafile = expired.cert_pem.to_str().unwrap();
+    let line = insecure(&expired, &["--cafile", cafile]);
+    assert!(
+        line.contains("\": certificate has expired (on ")
+            && line.ends_with(" GMT); anyone on the path could be reading this session"),
+        "{line}"
+    );
+    // Without --insecure the same certificate is refused: exit 4, and the reason.
+    let (run, _) = implicit_tls(&expired, &["--cafile", cafile]);
+    run.assert_code(4);
+    assert!(
+        run.stderr
+            .contains("certificate verification failed for \"127.0.0.1\": certificate has expired"),
+        "{}",
+        run.describe()
+    );
+}
+
+/// A server that closes the connection under TLS without close_notify: the network's
+/// failure (exit 3), as in plaintext, not a TLS one.
+#[test]
+fn tls_close_without_close_notify_exits_3() {
+    let certs = TestCerts::new();
+    let cafile = certs.localhost.cert_pem.to_str().unwrap();
+    let server = FakeServer::start(vec![
+        Step::StartTls(certs.localhost.clone()),
+        send(GREETING),
+        expect(&format!("EHLO {EHLO_NAME}")),
+        Step::Close,
+    ]);
+    let run = smtpsh_run(
+        &server,
+        &["--tls-on-connect", "--cafile", cafile],
+        &format!("EHLO {EHLO_NAME}\nQUIT\n"),
+    );
+    server.finish().assert_ok();
+    run.assert_code(3);
 }
 
 #[test]

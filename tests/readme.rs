@@ -28,6 +28,9 @@
 //! `--starttls` in bash, zsh and fish, each started in a pseudo-terminal with that `HOME`,
 //! and `man -w smtpsh` must find the installed page.
 
+// Pseudo-terminals (rexpect) and the shells the README runs are Unix things.
+#![cfg(unix)]
+
 mod common;
 
 use std::collections::HashSet;

@@ -1,6 +1,9 @@
 //! The interactive shell in a real pseudo-terminal, typed the way a person types: each line
 //! waits for the prompt first. Servers are the scripted fakes of `common`.
 
+// Pseudo-terminals (rexpect) and the shells the README runs are Unix things.
+#![cfg(unix)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

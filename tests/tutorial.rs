@@ -4,6 +4,9 @@
 //! certificate fingerprints and dates). `SMTPSH_BLESS=1 cargo test --test tutorial` rewrites
 //! the transcripts.
 
+// The lessons run with `--script /dev/stdin`.
+#![cfg(unix)]
+
 mod common;
 
 use std::path::Path;

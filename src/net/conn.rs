@@ -5,12 +5,10 @@ use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use openssl::ssl::SslStream;
-
 use super::dial::{self, DialOptions};
 use super::sock::{Peer, Sock};
 use super::target::{Security, Target};
-use super::tls::{self, CertSummary, TlsOptions};
+use super::tls::{self, CertSummary, TlsOptions, TlsStream};
 use crate::error::Error;
 use crate::smtp::reply::{Parsed, ReplyParser};
 
@@ -30,7 +28,7 @@ const NEAR: Duration = Duration::from_millis(1);
 
 enum Stream {
     Plain(Sock),
-    Tls(Box<SslStream<Sock>>),
+    Tls(Box<TlsStream<Sock>>),
 }
 
 impl Stream {
@@ -38,7 +36,15 @@ impl Stream {
     fn tcp(&self) -> &Sock {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
+            Stream::Tls(s) => s.get_ref().get_ref(),
+        }
+    }
+
+    /// The error for a failed read or write: see [`tls::stream_error`].
+    fn error(&self, e: io::Error) -> Error {
+        match self {
+            Stream::Plain(_) => Error::Io(e),
+            Stream::Tls(s) => tls::stream_error(s, e),
         }
     }
 }
@@ -125,10 +131,8 @@ impl Connection {
                     why: source,
                 }
             })?;
-        if let Sock::Tcp(tcp) = &sock {
-            // Commands are small and each waits for a reply: Nagle only adds delay.
-            let _ = tcp.set_nodelay(true);
-        }
+        // Commands are small and each waits for a reply: Nagle only adds delay.
+        let _ = sock.set_nodelay(true);
         let mut conn = Connection {
             stream: Stream::Plain(sock),
             parser: ReplyParser::default(),
@@ -200,7 +204,7 @@ impl Connection {
                 Ok(0) => return Err(Error::Closed),
                 Ok(n) => self.parser.push(&self.rbuf[..n])?,
                 Err(e) if is_timeout(&e) => continue,
-                Err(e) => return Err(tls_alert(e)),
+                Err(e) => return Err(self.stream.error(e)),
             }
         }
     }
@@ -219,7 +223,7 @@ impl Connection {
                     }
                     std::hint::spin_loop();
                 }
-                Err(e) => break Err(tls_alert(e)),
+                Err(e) => break Err(self.stream.error(e)),
             }
         };
         self.stream
@@ -283,7 +287,7 @@ impl Connection {
                         secs: timeout.as_secs_f64(),
                     }
                 } else {
-                    Error::Io(e)
+                    self.stream.error(e)
                 }
             })
     }
@@ -328,34 +332,13 @@ impl Connection {
     /// Close politely: TLS close_notify where TLS is on, then TCP shutdown.
     pub fn close(mut self) {
         if let Stream::Tls(s) = &mut self.stream {
-            let _ = s.get_ref().set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = s
+                .get_ref()
+                .get_ref()
+                .set_write_timeout(Some(Duration::from_secs(1)));
             let _ = s.shutdown();
         }
         let _ = self.stream.tcp().shutdown(std::net::Shutdown::Both);
-    }
-}
-
-/// A read error that is a TLS alert (with TLS 1.3 the server checks a client certificate
-/// after the client's handshake is done, so a refusal shows up on the first read) is a TLS
-/// failure, exit 4; anything else is the network.
-fn tls_alert(e: io::Error) -> Error {
-    match e
-        .get_ref()
-        .and_then(|i| i.downcast_ref::<openssl::ssl::Error>())
-        .and_then(|s| s.ssl_error())
-    {
-        Some(stack) => {
-            let text = stack.to_string();
-            let hint = if text.contains("certificate required") {
-                " (the server wants a client certificate: --tls-cert FILE --tls-key FILE)"
-            } else if text.contains("alert") && text.contains("certificate") {
-                " (the server did not accept our client certificate)"
-            } else {
-                ""
-            };
-            Error::Tls(format!("TLS failed: {text}{hint}"))
-        }
-        None => Error::Io(e),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -76,8 +77,7 @@ pub fn dial(
                 "a Unix socket can't be reached through --proxy",
             ));
         }
-        let s = UnixStream::connect(path)?;
-        return Ok((Sock::Unix(s), Peer::Unix(path.clone())));
+        return unix(path);
     }
     if let Some(proxy) = &opts.proxy {
         return proxy.connect(target, addrs, opts, timeout);
@@ -91,6 +91,22 @@ pub fn dial(
         }
     }
     Err(last)
+}
+
+#[cfg(unix)]
+fn unix(path: &std::path::Path) -> io::Result<(Sock, Peer)> {
+    let s = UnixStream::connect(path)?;
+    Ok((Sock::Unix(s), Peer::Unix(path.to_path_buf())))
+}
+
+/// Target::parse refuses `unix:` where there are no Unix sockets; this is for a Target
+/// built by hand.
+#[cfg(not(unix))]
+fn unix(_: &std::path::Path) -> io::Result<(Sock, Peer)> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        super::target::UNIX_ONLY,
+    ))
 }
 
 /// The addresses to try for `target`: given or resolved, filtered by `-4`/`-6`/`--source`.

@@ -1,11 +1,13 @@
-//! The byte stream under a connection: a TCP socket or a Unix socket (`unix:/path`, for
-//! LMTP), with the few socket calls the connection makes (timeouts, a non-blocking peek,
+//! The byte stream under a connection: a TCP socket or, on Unix systems, a Unix socket
+//! (`unix:/path`, for LMTP), with the few socket calls the connection makes (timeouts, a non-blocking peek,
 //! shutdown) on either; and [`Peer`], what the connection reached, for the transcript.
 
 use std::fmt;
 use std::io::{self, Read, Write};
+#[cfg(unix)]
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr, TcpStream};
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,6 +18,7 @@ pub enum Sock {
     /// TCP.
     Tcp(TcpStream),
     /// A Unix stream socket.
+    #[cfg(unix)]
     Unix(UnixStream),
 }
 
@@ -24,6 +27,7 @@ impl Sock {
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
             Sock::Tcp(s) => s.set_read_timeout(t),
+            #[cfg(unix)]
             Sock::Unix(s) => s.set_read_timeout(t),
         }
     }
@@ -32,7 +36,17 @@ impl Sock {
     pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
             Sock::Tcp(s) => s.set_write_timeout(t),
+            #[cfg(unix)]
             Sock::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+
+    /// `TCP_NODELAY` (nothing to do on a Unix socket).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.set_nodelay(on),
+            #[cfg(unix)]
+            Sock::Unix(_) => Ok(()),
         }
     }
 
@@ -40,6 +54,7 @@ impl Sock {
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
         match self {
             Sock::Tcp(s) => s.set_nonblocking(on),
+            #[cfg(unix)]
             Sock::Unix(s) => s.set_nonblocking(on),
         }
     }
@@ -51,6 +66,7 @@ impl Sock {
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Sock::Tcp(s) => s.peek(buf),
+            #[cfg(unix)]
             Sock::Unix(s) => {
                 let mut tmp = vec![MaybeUninit::<u8>::uninit(); buf.len()];
                 socket2::SockRef::from(s).peek(&mut tmp)
@@ -62,6 +78,7 @@ impl Sock {
     pub fn try_clone(&self) -> io::Result<Sock> {
         Ok(match self {
             Sock::Tcp(s) => Sock::Tcp(s.try_clone()?),
+            #[cfg(unix)]
             Sock::Unix(s) => Sock::Unix(s.try_clone()?),
         })
     }
@@ -70,6 +87,7 @@ impl Sock {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
             Sock::Tcp(s) => s.shutdown(how),
+            #[cfg(unix)]
             Sock::Unix(s) => s.shutdown(how),
         }
     }
@@ -79,6 +97,7 @@ impl Read for Sock {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Sock::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
             Sock::Unix(s) => s.read(buf),
         }
     }
@@ -88,12 +107,14 @@ impl Write for Sock {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Sock::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
             Sock::Unix(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sock::Tcp(s) => s.flush(),
+            #[cfg(unix)]
             Sock::Unix(s) => s.flush(),
         }
     }

@@ -31,6 +31,9 @@ pub struct Target {
     pub unix: Option<std::path::PathBuf>,
 }
 
+/// Why a `unix:` target is refused where there are no Unix sockets.
+pub const UNIX_ONLY: &str = "Unix sockets need a Unix system (Linux, macOS, BSD); reach the LMTP server over TCP instead: lmtp://host[:port]";
+
 /// The port `lmtp://` defaults to: 24, where LMTP servers (Dovecot, Cyrus) listen by
 /// convention; RFC 2033 §5 only says it must not be 25.
 pub const LMTP_PORT: u16 = 24;
@@ -45,6 +48,9 @@ impl Target {
             ))
         };
         if let Some(path) = strip_prefix_ci(s, "unix:") {
+            if cfg!(not(unix)) {
+                return Err(Error::Usage(format!("{s}: {UNIX_ONLY}")));
+            }
             if !path.starts_with('/') {
                 return Err(bad(
                     "a unix: target needs an absolute path, as in unix:/run/lmtp",
@@ -208,12 +214,18 @@ mod tests {
     }
 
     #[test]
-    fn lmtp_and_unix_targets() {
+    fn lmtp_targets() {
         let t = Target::parse("lmtp://h", None, false).unwrap();
         assert_eq!((t.port, t.lmtp, t.unix.is_none()), (24, true, true));
         assert_eq!(t.to_string(), "lmtp://h:24");
         let t = Target::parse("LMTP://[::1]:2424", None, false).unwrap();
         assert_eq!((t.host.as_str(), t.port, t.lmtp), ("::1", 2424, true));
+        assert!(!Target::parse("h", None, false).unwrap().lmtp);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unix_targets() {
         let t = Target::parse("unix:/run/dovecot/lmtp", None, false).unwrap();
         assert_eq!(
             t.unix.as_deref(),
@@ -221,11 +233,18 @@ mod tests {
         );
         assert!(t.lmtp);
         assert_eq!(t.to_string(), "unix:/run/dovecot/lmtp");
-        assert!(!Target::parse("h", None, false).unwrap().lmtp);
         for bad in ["unix:relative", "unix:/a\nb", "unix:"] {
             assert!(Target::parse(bad, None, false).is_err(), "{bad:?}");
         }
         assert!(Target::parse("unix:/x", None, true).is_err());
+    }
+
+    // Elsewhere `unix:` is a usage error that says why, not a failed connection.
+    #[cfg(not(unix))]
+    #[test]
+    fn unix_targets_need_a_unix_system() {
+        let e = Target::parse("unix:/run/dovecot/lmtp", None, false).unwrap_err();
+        assert!(matches!(&e, Error::Usage(m) if m.contains("Unix sockets need a Unix system")));
     }
 
     #[test]

@@ -1,127 +1,349 @@
-//! The practice server's self-signed certificate, made fresh at every start with OpenSSL,
-//! and the TLS acceptor that serves it (TLS 1.2 and later, as safety rule 1 asks of clients).
+//! Certificates made here: the practice server's, made fresh at every start, and the
+//! throwaway ones the tests use — generated with rcgen, signed with RustCrypto's pure-Rust
+//! keys, and served through native-tls (TLS 1.2 and later, as safety rule 1 asks of
+//! clients).
 //!
-//! The certificate names `localhost`, `127.0.0.1`, `::1`, the server's hostname and the
-//! listening address when it is a specific one, so a client that trusts the PEM (`--cafile`)
-//! verifies it whichever of those it typed. It is its own CA (basicConstraints CA:TRUE,
-//! critical), which is what lets OpenSSL and Python use it as a trust anchor directly.
+//! Keys are P-256 where native-tls runs on OpenSSL, and RSA-2048 on Windows and macOS:
+//! native-tls imports a PKCS#8 key there through CryptoAPI's RSA provider and through
+//! Security.framework's keychain import, which take RSA keys only
+//! (rust-native-tls#233, #225). Everything here is Rust, so building for any target needs no
+//! C compiler.
+//!
+//! The practice certificate names `localhost`, `127.0.0.1`, `::1`, the server's hostname and
+//! the listening address when it is a specific one, so a client that trusts the PEM
+//! (`--cafile`) verifies it whichever of those it typed. It is its own CA (basicConstraints
+//! CA:TRUE, critical), which is what lets OpenSSL and Python use it as a trust anchor
+//! directly.
 
+use std::fmt;
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use openssl::asn1::{Asn1Integer, Asn1Time};
-use openssl::bn::{BigNum, MsbOption};
-use openssl::ec::{EcGroup, EcKey};
-use openssl::error::ErrorStack;
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::ssl::{SslAcceptor, SslMethod, SslVersion};
-use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-    SubjectKeyIdentifier,
+use p256::pkcs8::EncodePrivateKey as _;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyIdMethod, KeyUsagePurpose, PublicKeyData, SanType, SerialNumber, SignatureAlgorithm,
+    SigningKey,
 };
-use openssl::x509::{X509, X509NameBuilder};
+use sha2::{Digest, Sha256};
 
-/// How long the certificate is valid: a classroom server runs for days, not years.
+use crate::net::tls::colon_hex;
+
+/// How long the practice certificate is valid: a classroom server runs for days, not years.
 const VALID_DAYS: u32 = 90;
 
-/// A certificate, its key, and what a user is shown of it.
-pub(crate) struct PracticeCert {
-    /// The acceptor for STARTTLS.
-    pub acceptor: SslAcceptor,
-    /// The certificate as PEM, for `--cert-out`.
-    pub pem: String,
-    /// SHA-256 of the DER certificate, colon-separated upper-case hex (as
-    /// [`crate::net::tls::CertSummary::sha256`], so the two can be compared by eye).
-    pub fingerprint: String,
+/// An hour of slack for clocks that are a little behind.
+const SLACK: Duration = Duration::from_secs(3600);
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Why a certificate could not be made or served.
+#[derive(Debug)]
+pub struct CertError(String);
+
+impl fmt::Display for CertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-/// Make a certificate for `hostname` (and `listen`, when it is a specific address).
-pub(crate) fn make(hostname: &str, listen: IpAddr) -> Result<PracticeCert, ErrorStack> {
-    let (cert, key) = self_signed(hostname, listen)?;
-    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
-    b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
-    b.set_private_key(&key)?;
-    b.set_certificate(&cert)?;
-    b.check_private_key()?;
-    let pem = String::from_utf8_lossy(&cert.to_pem()?).into_owned();
-    let fingerprint = colon_hex(&cert.digest(MessageDigest::sha256())?);
-    Ok(PracticeCert {
-        acceptor: b.build(),
-        pem,
-        fingerprint,
+impl std::error::Error for CertError {}
+
+fn err(what: &str) -> impl Fn(&dyn fmt::Display) -> CertError + '_ {
+    move |e| CertError(format!("{what}: {e}"))
+}
+
+/// The kind of key to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// ECDSA on P-256: fast to make, served by OpenSSL.
+    P256,
+    /// RSA with a 2048-bit modulus: what native-tls can serve on Windows and macOS.
+    Rsa2048,
+}
+
+impl KeyKind {
+    /// The kind this platform's native-tls can serve (see the module docs).
+    pub fn native() -> KeyKind {
+        if cfg!(any(windows, target_vendor = "apple")) {
+            KeyKind::Rsa2048
+        } else {
+            KeyKind::P256
+        }
+    }
+}
+
+/// What a certificate is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// No keyUsage or extendedKeyUsage: usable as a server or a client certificate, like
+    /// `openssl req -x509` makes them.
+    Any,
+    /// keyUsage digitalSignature and keyCertSign, extendedKeyUsage serverAuth.
+    Server,
+}
+
+/// What to put in a certificate.
+#[derive(Debug, Clone)]
+pub struct CertSpec {
+    /// The subject's common name.
+    pub common_name: String,
+    /// The subject's organisation, if any.
+    pub organization: Option<String>,
+    /// subjectAltName DNS names, in this order.
+    pub dns_names: Vec<String>,
+    /// subjectAltName IP addresses, after the DNS names.
+    pub ips: Vec<IpAddr>,
+    /// notBefore.
+    pub not_before: SystemTime,
+    /// notAfter.
+    pub not_after: SystemTime,
+    /// The key to make.
+    pub key: KeyKind,
+    /// Key usages.
+    pub purpose: Purpose,
+}
+
+impl CertSpec {
+    /// A certificate for `common_name` (and no other name), valid from an hour ago for 30
+    /// days, with this platform's kind of key.
+    pub fn new(common_name: &str) -> CertSpec {
+        let now = SystemTime::now();
+        CertSpec {
+            common_name: common_name.to_string(),
+            organization: None,
+            dns_names: Vec::new(),
+            ips: Vec::new(),
+            not_before: now - SLACK,
+            not_after: now + 30 * DAY,
+            key: KeyKind::native(),
+            purpose: Purpose::Any,
+        }
+    }
+}
+
+/// A certificate made here, with its key.
+pub struct MadeCert {
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// The certificate, PEM (what `--cafile` and `--cert-out` take).
+    pub cert_pem: String,
+    /// Its private key, PKCS#8 PEM (what `--tls-key` and native-tls take).
+    pub key_pem: String,
+    key: Key,
+    params: CertificateParams,
+}
+
+impl fmt::Debug for MadeCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MadeCert")
+            .field("fingerprint", &self.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MadeCert {
+    /// SHA-256 of the DER certificate, colon-separated upper-case hex (as
+    /// [`crate::net::tls::CertSummary::sha256`], so the two can be compared by eye).
+    pub fn fingerprint(&self) -> String {
+        colon_hex(&Sha256::digest(&self.der))
+    }
+
+    /// The certificate and key as native-tls takes them.
+    pub fn identity(&self) -> Result<native_tls::Identity, CertError> {
+        native_tls::Identity::from_pkcs8(self.cert_pem.as_bytes(), self.key_pem.as_bytes())
+            .map_err(|e| err("native-tls takes no identity from it")(&e))
+    }
+
+    /// A server-side acceptor serving this certificate, TLS 1.2 and later.
+    pub fn acceptor(&self) -> Result<native_tls::TlsAcceptor, CertError> {
+        native_tls::TlsAcceptor::builder(self.identity()?)
+            .min_protocol_version(Some(native_tls::Protocol::Tlsv12))
+            .build()
+            .map_err(|e| err("TLS setup failed")(&e))
+    }
+
+    /// A certificate for `spec`, issued (signed) by this one acting as a CA.
+    pub fn issue(&self, spec: &CertSpec) -> Result<MadeCert, CertError> {
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        make(spec, |params, key| params.signed_by(key, &issuer))
+    }
+}
+
+/// Make a self-signed certificate (its own CA) for `spec`.
+pub fn self_signed(spec: &CertSpec) -> Result<MadeCert, CertError> {
+    make(spec, |params, key| params.self_signed(key))
+}
+
+fn make(
+    spec: &CertSpec,
+    sign: impl FnOnce(&CertificateParams, &Key) -> Result<rcgen::Certificate, rcgen::Error>,
+) -> Result<MadeCert, CertError> {
+    let (key, key_pem) = Key::generate(spec.key)?;
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, spec.common_name.as_str());
+    if let Some(o) = &spec.organization {
+        name.push(DnType::OrganizationName, o.as_str());
+    }
+    params.distinguished_name = name;
+    params.not_before = spec.not_before.into();
+    params.not_after = spec.not_after.into();
+    for d in &spec.dns_names {
+        let d = d.clone().try_into().map_err(|e| err("bad DNS name")(&e))?;
+        params.subject_alt_names.push(SanType::DnsName(d));
+    }
+    for ip in &spec.ips {
+        params.subject_alt_names.push(SanType::IpAddress(*ip));
+    }
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    if spec.purpose == Purpose::Server {
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyCertSign,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    }
+    // RFC 5280 §4.1.2.2: positive, at most 20 octets, unique per issuer: 127 random bits.
+    let mut serial = [0u8; 16];
+    getrandom::fill(&mut serial).map_err(|e| err("no randomness from the OS")(&e))?;
+    serial[0] &= 0x7f;
+    params.serial_number = Some(SerialNumber::from_slice(&serial));
+    // RFC 7093 §2 method 1: the leftmost 160 bits of SHA-256 of the subjectPublicKey.
+    params.key_identifier_method =
+        KeyIdMethod::PreSpecified(Sha256::digest(key.der_bytes())[..20].to_vec());
+    params.use_authority_key_identifier_extension = true;
+    let cert = sign(&params, &key).map_err(|e| err("rcgen could not make the certificate")(&e))?;
+    Ok(MadeCert {
+        der: cert.der().to_vec(),
+        cert_pem: cert.pem(),
+        key_pem,
+        key,
+        params,
     })
 }
 
-/// `AB:CD:…`, upper-case.
-fn colon_hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+/// A private key rcgen can sign with.
+enum Key {
+    P256 {
+        key: p256::ecdsa::SigningKey,
+        /// The uncompressed point (SEC 1 §2.3.3), what subjectPublicKey holds.
+        public: Vec<u8>,
+    },
+    Rsa {
+        key: Box<rsa::pkcs1v15::SigningKey<rsa::sha2::Sha256>>,
+        /// RSAPublicKey DER (RFC 8017 §A.1.1), what subjectPublicKey holds.
+        public: Vec<u8>,
+    },
 }
 
-/// A P-256 key and a self-signed certificate with CN=localhost and the names above.
-fn self_signed(hostname: &str, listen: IpAddr) -> Result<(X509, PKey<Private>), ErrorStack> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
-    let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
+impl Key {
+    /// A fresh key from the OS's randomness, and its PKCS#8 PEM.
+    fn generate(kind: KeyKind) -> Result<(Key, String), CertError> {
+        let to_pem = err("cannot write the key as PKCS#8");
+        match kind {
+            KeyKind::P256 => {
+                use p256::elliptic_curve::Generate as _;
+                let key = p256::ecdsa::SigningKey::try_generate()
+                    .map_err(|e| err("no randomness from the OS")(&e))?;
+                let pem = key
+                    .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+                    .map_err(|e| to_pem(&e))?;
+                let public = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+                Ok((Key::P256 { key, public }, pem.to_string()))
+            }
+            KeyKind::Rsa2048 => {
+                use rsa::Generate as _;
+                use rsa::pkcs1::EncodeRsaPublicKey as _;
+                let key = rsa::PrivateKey::try_generate()
+                    .map_err(|e| err("no randomness from the OS")(&e))?;
+                let pem = key
+                    .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+                    .map_err(|e| to_pem(&e))?;
+                let public = key
+                    .to_public_key()
+                    .to_pkcs1_der()
+                    .map_err(|e| to_pem(&e))?
+                    .into_vec();
+                let key = Box::new(rsa::pkcs1v15::SigningKey::new(key));
+                Ok((Key::Rsa { key, public }, pem.to_string()))
+            }
+        }
+    }
+}
 
-    let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_nid(Nid::COMMONNAME, "localhost")?;
-    name.append_entry_by_nid(Nid::ORGANIZATIONNAME, "smtpsh practice server")?;
-    let name = name.build();
+impl PublicKeyData for Key {
+    fn der_bytes(&self) -> &[u8] {
+        match self {
+            Key::P256 { public, .. } | Key::Rsa { public, .. } => public,
+        }
+    }
 
-    let mut b = X509::builder()?;
-    b.set_version(2)?;
-    let mut serial = BigNum::new()?;
-    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
-    let serial = Asn1Integer::from_bn(&serial)?;
-    b.set_serial_number(&serial)?;
-    b.set_subject_name(&name)?;
-    b.set_issuer_name(&name)?;
-    b.set_pubkey(&key)?;
-    // An hour of slack for clocks that are a little behind.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let not_before = i64::try_from(now).unwrap_or(0).saturating_sub(3600);
-    let not_before = Asn1Time::from_unix(not_before)?;
-    let not_after = Asn1Time::days_from_now(VALID_DAYS)?;
-    b.set_not_before(&not_before)?;
-    b.set_not_after(&not_after)?;
-    b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-    b.append_extension(
-        KeyUsage::new()
-            .critical()
-            .digital_signature()
-            .key_cert_sign()
-            .build()?,
-    )?;
-    b.append_extension(ExtendedKeyUsage::new().server_auth().build()?)?;
-    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
-    b.append_extension(ski)?;
-    let aki = AuthorityKeyIdentifier::new()
-        .keyid(true)
-        .build(&b.x509v3_context(None, None))?;
-    b.append_extension(aki)?;
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        match self {
+            Key::P256 { .. } => &rcgen::PKCS_ECDSA_P256_SHA256,
+            Key::Rsa { .. } => &rcgen::PKCS_RSA_SHA256,
+        }
+    }
+}
 
-    let mut san = SubjectAlternativeName::new();
-    san.dns("localhost");
+impl SigningKey for Key {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        use rsa::signature::{SignatureEncoding as _, Signer as _};
+        Ok(match self {
+            // RFC 5758 §3.2: ECDSA-Sig-Value, DER.
+            Key::P256 { key, .. } => {
+                let sig: p256::ecdsa::DerSignature = key.sign(msg);
+                sig.as_bytes().to_vec()
+            }
+            // RFC 8017 §8.2: RSASSA-PKCS1-v1_5 with SHA-256.
+            Key::Rsa { key, .. } => key.sign(msg).to_vec(),
+        })
+    }
+}
+
+/// The practice server's certificate, with what a user is shown of it.
+pub(crate) struct PracticeCert {
+    /// The acceptor for STARTTLS.
+    pub acceptor: native_tls::TlsAcceptor,
+    /// The certificate as PEM, for `--cert-out`.
+    pub pem: String,
+    /// SHA-256 of the DER certificate, colon-separated upper-case hex.
+    pub fingerprint: String,
+}
+
+/// What goes into the practice certificate for `hostname` (and `listen`, when it is a
+/// specific address): CN=localhost, O=smtpsh practice server, and the names above.
+pub fn practice_spec(hostname: &str, listen: IpAddr) -> CertSpec {
+    let now = SystemTime::now();
+    let mut dns_names = vec!["localhost".to_string()];
     if hostname != "localhost" && is_dns_name(hostname) {
-        san.dns(hostname);
+        dns_names.push(hostname.to_string());
     }
-    san.ip("127.0.0.1");
-    san.ip("::1");
-    let specific = !listen.is_unspecified() && !listen.is_loopback();
-    if specific {
-        san.ip(&listen.to_string());
+    let mut ips: Vec<IpAddr> = vec![[127, 0, 0, 1].into(), std::net::Ipv6Addr::LOCALHOST.into()];
+    if !listen.is_unspecified() && !listen.is_loopback() {
+        ips.push(listen);
     }
-    b.append_extension(san.build(&b.x509v3_context(None, None))?)?;
-    b.sign(&key, MessageDigest::sha256())?;
-    Ok((b.build(), key))
+    CertSpec {
+        common_name: "localhost".into(),
+        organization: Some("smtpsh practice server".into()),
+        dns_names,
+        ips,
+        not_before: now - SLACK,
+        not_after: now + VALID_DAYS * DAY,
+        key: KeyKind::native(),
+        purpose: Purpose::Server,
+    }
+}
+
+/// Make the practice certificate for `hostname` and `listen` and its acceptor.
+pub(crate) fn make_practice(hostname: &str, listen: IpAddr) -> Result<PracticeCert, CertError> {
+    let made = self_signed(&practice_spec(hostname, listen))?;
+    Ok(PracticeCert {
+        acceptor: made.acceptor()?,
+        fingerprint: made.fingerprint(),
+        pem: made.cert_pem,
+    })
 }
 
 /// Whether `name` can be a dNSName: LDH labels (underscores tolerated), dots between.
@@ -139,29 +361,20 @@ fn is_dns_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
     use super::*;
+    use crate::net::tls::summary::describe;
 
     #[test]
     fn certificate_names_and_fingerprint() {
         let listen: IpAddr = "192.0.2.7".parse().unwrap();
-        let made = make("practice.smtpsh.test", listen).unwrap();
-        let cert = X509::from_pem(made.pem.as_bytes()).unwrap();
-        let names: Vec<String> = cert
-            .subject_alt_names()
-            .unwrap()
-            .iter()
-            .map(|n| {
-                n.dnsname().map(str::to_string).unwrap_or_else(|| {
-                    let ip = n.ipaddress().unwrap();
-                    match ip.len() {
-                        4 => IpAddr::from(<[u8; 4]>::try_from(ip).unwrap()).to_string(),
-                        _ => IpAddr::from(<[u8; 16]>::try_from(ip).unwrap()).to_string(),
-                    }
-                })
-            })
-            .collect();
+        let made = make_practice("practice.smtpsh.test", listen).unwrap();
+        let der = pem::parse(&made.pem).unwrap().into_contents();
+        let d = describe(&der).unwrap();
         assert_eq!(
-            names,
+            d.names,
             [
                 "localhost",
                 "practice.smtpsh.test",
@@ -170,15 +383,9 @@ mod tests {
                 "192.0.2.7"
             ]
         );
-        let cn = cert
-            .subject_name()
-            .entries_by_nid(Nid::COMMONNAME)
-            .next()
-            .unwrap()
-            .data()
-            .to_string()
-            .unwrap();
-        assert_eq!(cn, "localhost");
+        assert_eq!(d.subject, "CN=localhost, O=smtpsh practice server");
+        assert_eq!(d.issuer, d.subject);
+        assert_eq!(made.fingerprint, d.sha256);
         assert_eq!(made.fingerprint.len(), 32 * 3 - 1);
         assert!(made.fingerprint.split(':').all(|h| {
             h.len() == 2
@@ -189,11 +396,83 @@ mod tests {
 
     #[test]
     fn loopback_listen_adds_nothing_and_odd_hostnames_are_left_out() {
-        let made = make("not a name", "127.0.0.1".parse().unwrap()).unwrap();
-        let cert = X509::from_pem(made.pem.as_bytes()).unwrap();
-        assert_eq!(cert.subject_alt_names().unwrap().len(), 3);
+        let spec = practice_spec("not a name", "127.0.0.1".parse().unwrap());
+        assert_eq!(spec.dns_names, ["localhost"]);
+        assert_eq!(spec.ips.len(), 2);
         assert!(is_dns_name("a-b.c_d.example"));
         assert!(!is_dns_name("a..b"));
         assert!(!is_dns_name(""));
+    }
+
+    /// Serve `made` once on loopback and connect trusting `trusted`, as `name`.
+    fn handshake(made: &MadeCert, trusted: &str, name: &str) -> Result<String, String> {
+        let acceptor = made.acceptor().map_err(|e| e.to_string())?;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            if let Ok(mut t) = acceptor.accept(s) {
+                let _ = t.write_all(b"hello");
+                let _ = t.shutdown();
+            }
+        });
+        let mut b = native_tls::TlsConnector::builder();
+        b.add_root_certificate(native_tls::Certificate::from_pem(trusted.as_bytes()).unwrap());
+        let tcp = TcpStream::connect(addr).unwrap();
+        let r = b.build().unwrap().connect(name, tcp);
+        let out = match r {
+            Ok(mut t) => {
+                let mut s = String::new();
+                let _ = t.read_to_string(&mut s);
+                Ok(s)
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        server.join().unwrap();
+        out
+    }
+
+    // Both kinds of key serve through native-tls and verify against their own PEM; the RSA
+    // kind is what Windows and macOS use, tested here too.
+    #[test]
+    fn both_key_kinds_serve_and_verify() {
+        for key in [KeyKind::P256, KeyKind::Rsa2048] {
+            let spec = CertSpec {
+                key,
+                ..practice_spec("practice.smtpsh.test", "127.0.0.1".parse().unwrap())
+            };
+            let made = self_signed(&spec).unwrap();
+            assert!(made.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+            for name in ["localhost", "127.0.0.1", "practice.smtpsh.test"] {
+                assert_eq!(
+                    handshake(&made, &made.cert_pem, name).as_deref(),
+                    Ok("hello"),
+                    "{key:?} {name}"
+                );
+            }
+            assert!(handshake(&made, &made.cert_pem, "other.example").is_err());
+        }
+    }
+
+    // A certificate issued by another verifies with the issuer as the only anchor.
+    #[test]
+    fn issued_certificates_chain_to_their_issuer() {
+        let mut ca = CertSpec::new("smtpsh test CA");
+        ca.key = KeyKind::P256;
+        let ca = self_signed(&ca).unwrap();
+        let mut leaf = CertSpec::new("leaf");
+        leaf.dns_names = vec!["localhost".into()];
+        leaf.key = KeyKind::P256;
+        let leaf = ca.issue(&leaf).unwrap();
+        let d = describe(&leaf.der).unwrap();
+        assert_eq!(
+            (d.subject.as_str(), d.issuer.as_str()),
+            ("CN=leaf", "CN=smtpsh test CA")
+        );
+        assert_eq!(
+            handshake(&leaf, &ca.cert_pem, "localhost").as_deref(),
+            Ok("hello")
+        );
+        assert!(handshake(&leaf, &leaf.cert_pem, "localhost").is_err());
     }
 }

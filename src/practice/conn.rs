@@ -22,7 +22,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use memchr::memchr;
-use openssl::ssl::{SslAcceptor, SslStream};
 
 use super::sasl::{self, Failure};
 use super::store::{Mailbox, Maildir, Message};
@@ -40,7 +39,7 @@ pub(crate) struct Shared {
     pub require_auth: bool,
     pub require_tls: bool,
     pub limits: Limits,
-    pub acceptor: SslAcceptor,
+    pub acceptor: native_tls::TlsAcceptor,
     pub mailbox: Mailbox,
     pub maildir: Option<Maildir>,
     /// For queue ids.
@@ -61,7 +60,7 @@ pub(crate) fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 /// The socket, before or after STARTTLS.
 enum Stream {
     Plain(TcpStream),
-    Tls(Box<SslStream<TcpStream>>),
+    Tls(Box<native_tls::TlsStream<TcpStream>>),
     /// Between the two, or after a failed handshake.
     Gone,
 }

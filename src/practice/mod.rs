@@ -41,7 +41,7 @@
 //!
 //! Files: [`server`] (listener, threads, shutdown), `conn` (one connection's state
 //! machine), `syntax` (addresses and parameters), `sasl` (checking AUTH responses),
-//! [`store`] (the mailbox and Maildir), `cert` (the self-signed certificate), `users`.
+//! [`store`] (the mailbox and Maildir), [`cert`] (certificates made with rcgen, served through native-tls), `users`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -49,7 +49,7 @@ use std::time::Duration;
 
 use crate::smtp::auth::Secret;
 
-mod cert;
+pub mod cert;
 mod conn;
 mod sasl;
 pub mod server;

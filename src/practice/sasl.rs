@@ -4,7 +4,8 @@
 //! The computations are the client's own, from [`crate::smtp::auth`]: a CRAM-MD5 response is
 //! checked by computing [`auth::cram_md5`] with the stored password and the challenge sent,
 //! and responses are decoded with [`auth::decode_challenge`] (the same base64, `=` meaning
-//! empty). Secrets are compared with OpenSSL's constant-time `memcmp`.
+//! empty). Secrets are compared in constant time (the `subtle` crate), and challenges draw on the
+//! OS's randomness (`getrandom`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -80,7 +81,7 @@ pub(crate) fn check_cram_md5(
 pub(crate) fn challenge(hostname: &str) -> Vec<u8> {
     let mut random = [0u8; 8];
     // A failing RNG would only make the challenge guessable, not wrong; the time still varies.
-    let _ = openssl::rand::rand_bytes(&mut random);
+    let _ = getrandom::fill(&mut random);
     let random = u64::from_be_bytes(random);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -103,9 +104,11 @@ fn check_password(user: &PracticeUser, password: &[u8]) -> Result<String, Failur
     }
 }
 
-/// Equal, in time independent of where they differ (`memcmp::eq` needs equal lengths).
+/// Equal, in time independent of where they differ (the length is not secret: `ct_eq`
+/// answers a length mismatch at once).
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && openssl::memcmp::eq(a, b)
+    use subtle::ConstantTimeEq as _;
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

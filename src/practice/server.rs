@@ -69,7 +69,7 @@ impl PracticeServer {
         let addr = listener
             .local_addr()
             .map_err(|e| bind_error(config.addr, &e))?;
-        let made = cert::make(&config.hostname, addr.ip()).map_err(|e| {
+        let made = cert::make_practice(&config.hostname, addr.ip()).map_err(|e| {
             Error::Tls(format!(
                 "could not make the practice server's certificate: {e}"
             ))

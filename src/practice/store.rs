@@ -274,7 +274,7 @@ impl Maildir {
         let since = when.duration_since(UNIX_EPOCH).unwrap_or_default();
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut random = [0u8; 4];
-        let _ = openssl::rand::rand_bytes(&mut random);
+        let _ = getrandom::fill(&mut random);
         // maildir(5): `/` and `:` in the host part are written as octal escapes.
         let host = hostname.replace('/', "\\057").replace(':', "\\072");
         format!(

@@ -149,6 +149,6 @@ fn addresses(h: &MxHost) -> String {
 fn random_byte() -> u8 {
     let mut b = [0u8; 1];
     // A failure of the RNG only makes the order less random.
-    let _ = openssl::rand::rand_bytes(&mut b);
+    let _ = getrandom::fill(&mut b);
     b[0]
 }

@@ -1,6 +1,7 @@
 //! Asking the person at the terminal for an AUTH user name and password. Reads the
-//! controlling terminal (`/dev/tty`), not stdin, so it works when a script comes through a
-//! pipe; the password is read without echo and never enters the line editor or its history.
+//! terminal (`/dev/tty` on Unix, the console on Windows), not stdin, so it works when a
+//! script comes through a pipe; the password is read without echo (rpassword, which does
+//! the same per platform) and never enters the line editor or its history.
 
 use std::io::{BufRead, Write};
 
@@ -22,6 +23,23 @@ impl TtyAsk {
     }
 }
 
+/// The terminal, to read from and to write to, whatever stdin and stdout are: `/dev/tty` on
+/// Unix, the console's input and output buffers on Windows.
+fn terminal() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    let open = |path: &str| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+    };
+    if cfg!(windows) {
+        Ok((open("CONIN$")?, open("CONOUT$")?))
+    } else {
+        let tty = open("/dev/tty")?;
+        Ok((tty.try_clone()?, tty))
+    }
+}
+
 fn no_tty(what: &str) -> Error {
     Error::Usage(format!(
         "no {what} for AUTH and no terminal to ask on: use {}",
@@ -38,11 +56,7 @@ impl Ask for TtyAsk {
         if let (false, Some(d)) = (self.interactive, default) {
             return Ok(d.to_string());
         }
-        let tty = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty");
-        let Ok(mut tty) = tty else {
+        let Ok((input, mut tty)) = terminal() else {
             return default
                 .map(str::to_string)
                 .ok_or_else(|| no_tty("user name"));
@@ -54,7 +68,7 @@ impl Ask for TtyAsk {
         .map_err(Error::Io)?;
         tty.flush().map_err(Error::Io)?;
         let mut line = String::new();
-        std::io::BufReader::new(&tty)
+        std::io::BufReader::new(input)
             .read_line(&mut line)
             .map_err(Error::Io)?;
         let line = line.trim_end_matches(['\r', '\n']).to_string();
@@ -91,7 +105,7 @@ impl Ask for TtyAsk {
     }
 
     fn password(&mut self, user: &str) -> Result<Secret, Error> {
-        if std::fs::File::open("/dev/tty").is_err() {
+        if terminal().is_err() {
             return Err(no_tty("password"));
         }
         let p = rpassword::prompt_password(format!("password for {user} (no echo, * cancels): "))
@@ -109,7 +123,7 @@ impl Ask for TtyAsk {
                     .into(),
             )
         };
-        if std::fs::File::open("/dev/tty").is_err() {
+        if terminal().is_err() {
             return Err(none());
         }
         let t =

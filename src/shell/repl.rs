@@ -126,8 +126,13 @@ impl Validator for ShellHelper {}
 impl Helper for ShellHelper {}
 
 /// Where the history file lives: `--history`, else `$XDG_DATA_HOME/smtpsh/history`, else
-/// `~/.local/share/smtpsh/history`.
+/// `~/.local/share/smtpsh/history`; on Windows `%APPDATA%\smtpsh\history`, where Windows
+/// programs keep what roams with the user.
 pub fn default_history_path() -> Option<PathBuf> {
+    if cfg!(windows) {
+        let base = std::env::var_os("APPDATA").filter(|v| !v.is_empty())?;
+        return Some(PathBuf::from(base).join("smtpsh").join("history"));
+    }
     let base = std::env::var_os("XDG_DATA_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
