@@ -4,28 +4,16 @@
 //! (`--proxy`, [`super::proxy`]).
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::IpAddr;
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
-
 use super::proxy::Proxy;
+pub use super::route::Family;
+use super::route::{Route, addresses, tcp};
 use super::sock::{Peer, Sock};
 use super::target::Target;
-
-/// Which address family to use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Family {
-    /// Either, in the resolver's order.
-    #[default]
-    Any,
-    /// IPv4 only (`-4`).
-    V4,
-    /// IPv6 only (`-6`).
-    V6,
-}
 
 /// How to reach targets, for the whole session.
 #[derive(Debug, Clone, Default)]
@@ -39,25 +27,11 @@ pub struct DialOptions {
 }
 
 impl DialOptions {
-    /// Whether `addr` may be used: the family asked for, and the source address's family.
-    pub fn allows(&self, addr: &IpAddr) -> bool {
-        let family_ok = match self.family {
-            Family::Any => true,
-            Family::V4 => addr.is_ipv4(),
-            Family::V6 => addr.is_ipv6(),
-        };
-        family_ok && self.source.is_none_or(|s| s.is_ipv4() == addr.is_ipv4())
-    }
-
-    /// Why an address of the other family is left out, for messages.
-    fn restriction(&self) -> String {
-        match (self.family, self.source) {
-            (Family::V4, _) => "-4".to_string(),
-            (Family::V6, _) => "-6".to_string(),
-            (Family::Any, Some(s)) => {
-                format!("--source {s} is IPv{}", if s.is_ipv4() { 4 } else { 6 })
-            }
-            (Family::Any, None) => String::new(),
+    /// The address rule (`-4`/`-6`, `--source`) without the proxy.
+    pub fn route(&self) -> Route {
+        Route {
+            family: self.family,
+            source: self.source,
         }
     }
 }
@@ -80,9 +54,9 @@ pub fn dial(
         return unix(path);
     }
     if let Some(proxy) = &opts.proxy {
-        return proxy.connect(target, addrs, opts, timeout);
+        return proxy.connect(target, addrs, &opts.route(), timeout);
     }
-    let candidates = addresses(target, addrs, opts)?;
+    let candidates = addresses(target, addrs, &opts.route())?;
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to try");
     for addr in candidates {
         match tcp(addr, opts.source, timeout) {
@@ -107,88 +81,4 @@ fn unix(_: &std::path::Path) -> io::Result<(Sock, Peer)> {
         io::ErrorKind::Unsupported,
         super::target::UNIX_ONLY,
     ))
-}
-
-/// The addresses to try for `target`: given or resolved, filtered by `-4`/`-6`/`--source`.
-pub fn addresses(
-    target: &Target,
-    addrs: Option<&[IpAddr]>,
-    opts: &DialOptions,
-) -> io::Result<Vec<SocketAddr>> {
-    let all: Vec<SocketAddr> = match addrs {
-        Some(a) => a
-            .iter()
-            .map(|ip| SocketAddr::new(*ip, target.port))
-            .collect(),
-        None => (target.host.as_str(), target.port)
-            .to_socket_addrs()?
-            .collect(),
-    };
-    if all.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "the name resolved to no address",
-        ));
-    }
-    let kept: Vec<SocketAddr> = all
-        .iter()
-        .copied()
-        .filter(|a| opts.allows(&a.ip()))
-        .collect();
-    if kept.is_empty() {
-        let shown: Vec<String> = all.iter().map(|a| a.ip().to_string()).collect();
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "{} has no address of the family asked for ({}): only {}",
-                target.host,
-                opts.restriction(),
-                shown.join(", ")
-            ),
-        ));
-    }
-    Ok(kept)
-}
-
-/// A TCP connection to `addr` within `timeout`, bound first to `source` when given.
-pub fn tcp(addr: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> io::Result<TcpStream> {
-    let Some(src) = source else {
-        return TcpStream::connect_timeout(&addr, timeout);
-    };
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    sock.bind(&SocketAddr::new(src, 0).into())
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind --source {src}: {e}")))?;
-    sock.connect_timeout(&addr.into(), timeout)?;
-    Ok(sock.into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn families_and_sources_filter_addresses() {
-        let v4: IpAddr = "127.0.0.1".parse().unwrap();
-        let v6: IpAddr = "::1".parse().unwrap();
-        let any = DialOptions::default();
-        assert!(any.allows(&v4) && any.allows(&v6));
-        let four = DialOptions {
-            family: Family::V4,
-            ..DialOptions::default()
-        };
-        assert!(four.allows(&v4) && !four.allows(&v6));
-        let src6 = DialOptions {
-            source: Some(v6),
-            ..DialOptions::default()
-        };
-        assert!(!src6.allows(&v4) && src6.allows(&v6));
-        let t = Target::parse("[::1]:25", None, false).unwrap();
-        let e = addresses(&t, None, &four).unwrap_err();
-        assert!(e.to_string().contains("(-4): only ::1"), "{e}");
-        let t = Target::parse("127.0.0.1:25", None, false).unwrap();
-        assert_eq!(
-            addresses(&t, Some(&[v6, v4]), &any).unwrap(),
-            ["[::1]:25".parse().unwrap(), "127.0.0.1:25".parse().unwrap()]
-        );
-    }
 }

@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::dial::{self, DialOptions};
+use super::route::{self, Route};
 use super::sock::{Peer, Sock};
 use super::target::Target;
 
@@ -71,17 +71,17 @@ impl Proxy {
         &self,
         target: &Target,
         addrs: Option<&[IpAddr]>,
-        opts: &DialOptions,
+        route: &Route,
         timeout: Duration,
     ) -> io::Result<(Sock, Peer)> {
         let literal = target.host.parse::<IpAddr>().ok();
         if self.remote_dns && addrs.is_none() && literal.is_none() {
             let dest = Dest::Name(target.host.clone());
-            return self.via(&dest, target.port, opts, timeout);
+            return self.via(&dest, target.port, route, timeout);
         }
         let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to try");
-        for a in dial::addresses(target, addrs, opts)? {
-            match self.via(&Dest::Ip(a.ip()), a.port(), opts, timeout) {
+        for a in route::addresses(target, addrs, route)? {
+            match self.via(&Dest::Ip(a.ip()), a.port(), route, timeout) {
                 Ok(ok) => return Ok(ok),
                 Err(e) => last = e,
             }
@@ -93,14 +93,14 @@ impl Proxy {
         &self,
         dest: &Dest,
         port: u16,
-        opts: &DialOptions,
+        route: &Route,
         timeout: Duration,
     ) -> io::Result<(Sock, Peer)> {
         let proxy_target = Target::parse(&self.host, Some(self.port), false)
             .map_err(|e| io::Error::other(e.to_string()))?;
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the proxy has no address");
-        for addr in dial::addresses(&proxy_target, None, opts)? {
-            let mut s = match dial::tcp(addr, opts.source, timeout) {
+        for addr in route::addresses(&proxy_target, None, route)? {
+            let mut s = match route::tcp(addr, route.source, timeout) {
                 Ok(s) => s,
                 Err(e) => {
                     last = io::Error::new(
