@@ -131,9 +131,19 @@ impl Connection {
                     why: source,
                 }
             })?;
+        let mut conn = Connection::over(sock, peer);
+        if target.security == Security::Implicit {
+            conn.handshake(&target.host, tls_opts, connect_timeout)?;
+        }
+        Ok(conn)
+    }
+
+    /// A connection over a stream already open (what [`Connection::open_via`] dialled, or one
+    /// end of an in-memory stream in tests), not yet TLS.
+    pub fn over(sock: Sock, peer: Peer) -> Connection {
         // Commands are small and each waits for a reply: Nagle only adds delay.
         let _ = sock.set_nodelay(true);
-        let mut conn = Connection {
+        Connection {
             stream: Stream::Plain(sock),
             parser: ReplyParser::default(),
             peer,
@@ -141,11 +151,7 @@ impl Connection {
             timeouts: (None, None),
             rbuf: vec![0u8; 16 * 1024].into_boxed_slice(),
             near: true,
-        };
-        if target.security == Security::Implicit {
-            conn.handshake(&target.host, tls_opts, connect_timeout)?;
         }
-        Ok(conn)
     }
 
     /// What the connection reached: a TCP address, a Unix socket, or a destination through

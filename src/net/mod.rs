@@ -9,6 +9,7 @@ pub mod conn;
 pub mod dial;
 pub mod dns;
 pub mod fetch;
+pub mod memory;
 pub mod mx;
 pub mod policy;
 pub mod proxy;
@@ -32,6 +33,7 @@ mod tests {
             ("dial", include_str!("dial.rs")),
             ("dns", include_str!("dns.rs")),
             ("fetch", include_str!("fetch.rs")),
+            ("memory", include_str!("memory.rs")),
             ("mx", include_str!("mx.rs")),
             ("policy", include_str!("policy.rs")),
             ("proxy", include_str!("proxy.rs")),

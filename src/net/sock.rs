@@ -1,5 +1,5 @@
 //! The byte stream under a connection: a TCP socket or, on Unix systems, a Unix socket
-//! (`unix:/path`, for LMTP), with the few socket calls the connection makes (timeouts, a non-blocking peek,
+//! (`unix:/path`, for LMTP), or one end of an in-memory stream (tests), with the few socket calls the connection makes (timeouts, a non-blocking peek,
 //! shutdown) on either; and [`Peer`], what the connection reached, for the transcript.
 
 use std::fmt;
@@ -20,6 +20,8 @@ pub enum Sock {
     /// A Unix stream socket.
     #[cfg(unix)]
     Unix(UnixStream),
+    /// One end of an in-memory stream (tests: a session with no socket at all).
+    Memory(super::memory::End),
 }
 
 impl Sock {
@@ -29,6 +31,7 @@ impl Sock {
             Sock::Tcp(s) => s.set_read_timeout(t),
             #[cfg(unix)]
             Sock::Unix(s) => s.set_read_timeout(t),
+            Sock::Memory(s) => s.set_read_timeout(t),
         }
     }
 
@@ -38,6 +41,8 @@ impl Sock {
             Sock::Tcp(s) => s.set_write_timeout(t),
             #[cfg(unix)]
             Sock::Unix(s) => s.set_write_timeout(t),
+            // Writes into memory never wait.
+            Sock::Memory(_) => Ok(()),
         }
     }
 
@@ -47,6 +52,7 @@ impl Sock {
             Sock::Tcp(s) => s.set_nodelay(on),
             #[cfg(unix)]
             Sock::Unix(_) => Ok(()),
+            Sock::Memory(_) => Ok(()),
         }
     }
 
@@ -56,6 +62,7 @@ impl Sock {
             Sock::Tcp(s) => s.set_nonblocking(on),
             #[cfg(unix)]
             Sock::Unix(s) => s.set_nonblocking(on),
+            Sock::Memory(s) => s.set_nonblocking(on),
         }
     }
 
@@ -71,6 +78,7 @@ impl Sock {
                 let mut tmp = vec![MaybeUninit::<u8>::uninit(); buf.len()];
                 socket2::SockRef::from(s).peek(&mut tmp)
             }
+            Sock::Memory(s) => s.peek(buf),
         }
     }
 
@@ -80,6 +88,7 @@ impl Sock {
             Sock::Tcp(s) => Sock::Tcp(s.try_clone()?),
             #[cfg(unix)]
             Sock::Unix(s) => Sock::Unix(s.try_clone()?),
+            Sock::Memory(s) => Sock::Memory(s.clone()),
         })
     }
 
@@ -89,6 +98,10 @@ impl Sock {
             Sock::Tcp(s) => s.shutdown(how),
             #[cfg(unix)]
             Sock::Unix(s) => s.shutdown(how),
+            Sock::Memory(s) => {
+                let _ = how;
+                s.shutdown()
+            }
         }
     }
 }
@@ -99,6 +112,7 @@ impl Read for Sock {
             Sock::Tcp(s) => s.read(buf),
             #[cfg(unix)]
             Sock::Unix(s) => s.read(buf),
+            Sock::Memory(s) => s.read(buf),
         }
     }
 }
@@ -109,6 +123,7 @@ impl Write for Sock {
             Sock::Tcp(s) => s.write(buf),
             #[cfg(unix)]
             Sock::Unix(s) => s.write(buf),
+            Sock::Memory(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -116,6 +131,7 @@ impl Write for Sock {
             Sock::Tcp(s) => s.flush(),
             #[cfg(unix)]
             Sock::Unix(s) => s.flush(),
+            Sock::Memory(s) => s.flush(),
         }
     }
 }
@@ -127,6 +143,8 @@ pub enum Peer {
     Tcp(SocketAddr),
     /// A Unix socket.
     Unix(PathBuf),
+    /// An in-memory stream, named for the transcript.
+    Memory(String),
     /// Through a SOCKS5 proxy: the proxy's address and the destination asked for.
     Proxied {
         /// The proxy.
@@ -141,6 +159,7 @@ impl fmt::Display for Peer {
         match self {
             Peer::Tcp(a) => write!(f, "{a}"),
             Peer::Unix(p) => write!(f, "unix:{}", p.display()),
+            Peer::Memory(name) => write!(f, "memory:{name}"),
             Peer::Proxied { proxy, dest } => write!(f, "{dest} via SOCKS5 proxy {proxy}"),
         }
     }

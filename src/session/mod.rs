@@ -332,6 +332,24 @@ impl Session {
             self.config.connect_timeout,
             &self.config.tls,
         )?;
+        self.begin(conn, target, insecure, start)
+    }
+
+    /// Start the session over a connection opened elsewhere (one end of an in-memory stream
+    /// in tests): read the greeting. An open connection is ended first.
+    pub fn connect_over(&mut self, conn: Connection, target: &Target) -> Result<Reply, Error> {
+        self.end("connecting again");
+        let insecure = self.config.tls.insecure;
+        self.begin(conn, target, insecure, Instant::now())
+    }
+
+    fn begin(
+        &mut self,
+        conn: Connection,
+        target: &Target,
+        insecure: bool,
+        start: Instant,
+    ) -> Result<Reply, Error> {
         self.emit(Event::Connect {
             target: target.to_string(),
             addr: conn.peer().to_string(),
