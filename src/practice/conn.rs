@@ -26,12 +26,12 @@ use openssl::ssl::{SslAcceptor, SslStream};
 
 use super::sasl::{self, Failure};
 use super::store::{Mailbox, Maildir, Message};
-use super::syntax::{self, ArgError, ParamError};
 use super::{Limits, PracticeUser, users};
 use crate::smtp::auth::Mechanism;
 use crate::smtp::command::{self, LineError, Verb};
 use crate::smtp::data::{DecodeError, Unstuffer};
 use crate::smtp::reply::{Code, Reply};
+use crate::smtp::syntax::{self, ArgError, ParamError};
 
 /// What every connection shares: the configuration, TLS and where messages go.
 pub(crate) struct Shared {
@@ -475,7 +475,7 @@ impl<'a> Conn<'a> {
 
     fn helo(&mut self, arg: Option<&str>, esmtp: bool) {
         let verb = if esmtp { "EHLO" } else { "HELO" };
-        let Some(name) = arg.filter(|a| syntax::is_helo_name(a)) else {
+        let Some(name) = arg.and_then(|a| syntax::parse_helo_arg(a).ok()) else {
             let text = format!(
                 "syntax: {verb} <your-hostname>, a domain or an address literal such as [192.0.2.1]"
             );
@@ -546,7 +546,7 @@ impl<'a> Conn<'a> {
             self.mail_usage();
             return;
         };
-        let path = match syntax::path_arg(arg, "FROM", true, false) {
+        let path = match syntax::parse_mail_arg(arg) {
             Ok(path) => path,
             Err(ArgError::Syntax(why)) => {
                 let text = format!("{why}; syntax: {MAIL_SYNTAX}");
@@ -573,8 +573,11 @@ impl<'a> Conn<'a> {
                 self.say(501, "5.5.4", &why);
                 return;
             }
-            Err(ParamError::Unknown(why)) => {
-                self.say(555, "5.5.4", &why);
+            Err(ParamError::Unknown(key)) => {
+                let text = format!(
+                    "parameter {key} is not supported (this server knows SIZE, BODY and SMTPUTF8)"
+                );
+                self.say(555, "5.5.4", &text);
                 return;
             }
         };
@@ -639,7 +642,7 @@ impl<'a> Conn<'a> {
             self.say(501, "5.5.4", &text);
             return;
         };
-        let path = match syntax::path_arg(arg, "TO", false, true) {
+        let path = match syntax::parse_rcpt_arg(arg) {
             Ok(path) => path,
             Err(ArgError::Syntax(why)) => {
                 let text = format!("{why}; syntax: {RCPT_SYNTAX}");
@@ -660,7 +663,7 @@ impl<'a> Conn<'a> {
             );
             return;
         }
-        // `path_arg` with `null_ok = false` always gives a mailbox.
+        // `parse_rcpt_arg` refuses the null path, so there is always a mailbox.
         let Some(mailbox) = path.mailbox else {
             self.say(501, "5.1.3", "bad recipient address");
             return;

@@ -40,7 +40,8 @@
 //! a crash.
 //!
 //! Files: [`server`] (listener, threads, shutdown), `conn` (one connection's state
-//! machine), `syntax` (addresses and parameters), `sasl` (checking AUTH responses),
+//! machine; addresses and parameters are checked by [`crate::smtp::syntax`], the grammar
+//! the client uses too), `sasl` (checking AUTH responses),
 //! [`store`] (the mailbox and Maildir), `cert` (the self-signed certificate), `users`.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -54,7 +55,6 @@ mod conn;
 mod sasl;
 pub mod server;
 pub mod store;
-mod syntax;
 mod users;
 
 pub use server::PracticeServer;

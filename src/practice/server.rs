@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use super::conn::{self, Shared};
 use super::store::{Mailbox, Maildir};
-use super::{PracticeConfig, cert, syntax};
+use super::{PracticeConfig, cert};
 use crate::error::Error;
 use crate::smtp::reply::{Code, Reply};
+use crate::smtp::syntax;
 
 /// A running practice server. Dropping it (or [`PracticeServer::shutdown`]) stops it.
 pub struct PracticeServer {
