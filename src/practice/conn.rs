@@ -54,16 +54,66 @@ pub(crate) fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_read_timeout(timeout);
     let _ = stream.set_write_timeout(timeout);
     let _ = stream.set_nodelay(true);
-    let mut conn = Conn::new(&shared, stream, peer);
+    let mut conn = Conn::new(&shared, Stream::Plain(stream), peer);
     conn.run();
 }
 
-/// The socket, before or after STARTTLS.
+/// Serve one session over `input` in memory, as if a client at `peer` had sent it and then
+/// closed its side; return what the server wrote. `read_size` bounds each read (0: no bound),
+/// so commands and DATA straddle reads as they do on a network. There is no TLS in memory:
+/// STARTTLS's 220 is the session's last reply.
+pub(crate) fn serve_memory(
+    shared: &Shared,
+    input: &[u8],
+    read_size: usize,
+    peer: SocketAddr,
+) -> Vec<u8> {
+    let memory = Memory {
+        input: input.to_vec(),
+        at: 0,
+        read_size: if read_size == 0 {
+            usize::MAX
+        } else {
+            read_size
+        },
+        output: Vec::new(),
+    };
+    let mut conn = Conn::new(shared, Stream::Memory(memory), peer);
+    conn.run();
+    match conn.stream {
+        Stream::Memory(m) => m.output,
+        // `close` and `starttls` leave a memory stream in place.
+        _ => Vec::new(),
+    }
+}
+
+/// The socket, before or after STARTTLS, or a session in memory.
 enum Stream {
     Plain(TcpStream),
     Tls(Box<SslStream<TcpStream>>),
+    /// Tests and fuzzing: see [`serve_memory`].
+    Memory(Memory),
     /// Between the two, or after a failed handshake.
     Gone,
+}
+
+/// A client in memory: what it sends, handed out `read_size` octets at a time, then EOF;
+/// and what the server wrote to it.
+struct Memory {
+    input: Vec<u8>,
+    at: usize,
+    read_size: usize,
+    output: Vec<u8>,
+}
+
+impl Read for Memory {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.input.get(self.at..).unwrap_or_default();
+        let n = left.len().min(buf.len()).min(self.read_size);
+        buf[..n].copy_from_slice(&left[..n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 impl Read for Stream {
@@ -71,6 +121,7 @@ impl Read for Stream {
         match self {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(s) => s.read(buf),
+            Stream::Memory(m) => m.read(buf),
             Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -81,6 +132,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
+            Stream::Memory(m) => m.output.write(buf),
             Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -88,7 +140,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.flush(),
             Stream::Tls(s) => s.flush(),
-            Stream::Gone => Ok(()),
+            Stream::Memory(_) | Stream::Gone => Ok(()),
         }
     }
 }
@@ -169,12 +221,12 @@ struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    fn new(shared: &'a Shared, stream: TcpStream, peer: SocketAddr) -> Conn<'a> {
+    fn new(shared: &'a Shared, stream: Stream, peer: SocketAddr) -> Conn<'a> {
         // Room for the longest line with its CRLF, and for DATA reads of a useful size.
         let size = (shared.limits.max_line + 2).max(16 * 1024);
         Conn {
             shared,
-            stream: Stream::Plain(stream),
+            stream,
             peer,
             buf: vec![0; size],
             start: 0,
@@ -262,6 +314,10 @@ impl<'a> Conn<'a> {
     /// client has read it.
     fn close(&mut self) {
         let _ = self.flush();
+        if let Stream::Memory(_) = self.stream {
+            // Nothing to shut down; the output stays for `serve_memory`.
+            return;
+        }
         let mut stream = std::mem::replace(&mut self.stream, Stream::Gone);
         if let Stream::Tls(s) = &mut stream {
             // close_notify; the client's own is not awaited.
@@ -270,7 +326,7 @@ impl<'a> Conn<'a> {
         let tcp = match &stream {
             Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_ref(),
-            Stream::Gone => return,
+            Stream::Memory(_) | Stream::Gone => return,
         };
         let _ = tcp.shutdown(Shutdown::Write);
         linger(tcp);
@@ -1037,6 +1093,11 @@ impl<'a> Conn<'a> {
         self.skipping = false;
         self.say(220, "2.0.0", "Ready to start TLS");
         if self.flush().is_err() {
+            self.closing = true;
+            return;
+        }
+        if let Stream::Memory(_) = self.stream {
+            // No TLS in memory: the session ends here, as after a failed handshake.
             self.closing = true;
             return;
         }

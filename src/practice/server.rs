@@ -56,37 +56,14 @@ impl PracticeServer {
     /// Make the certificate, bind `config.addr`, and start accepting on a thread of its own.
     /// Returns at once; [`PracticeServer::addr`] says where it listens (useful with port 0).
     pub fn start(config: PracticeConfig) -> Result<PracticeServer, Error> {
-        check(&config)?;
-        let maildir = match &config.maildir {
-            Some(dir) => Some(Maildir::create(dir).map_err(|e| {
-                Error::Usage(format!(
-                    "cannot use {} as a Maildir (--maildir): {e}",
-                    dir.display()
-                ))
-            })?),
-            None => None,
-        };
+        let maildir = open(&config)?;
         let listener = TcpListener::bind(config.addr).map_err(|e| bind_error(config.addr, &e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| bind_error(config.addr, &e))?;
-        let made = cert::make(&config.hostname, addr.ip()).map_err(|e| {
-            Error::Tls(format!(
-                "could not make the practice server's certificate: {e}"
-            ))
-        })?;
-        let mailbox = Mailbox::new(config.limits.max_stored);
-        let shared = Arc::new(Shared {
-            hostname: config.hostname,
-            users: config.users,
-            require_auth: config.require_auth,
-            require_tls: config.require_tls,
-            limits: config.limits,
-            acceptor: made.acceptor,
-            mailbox: mailbox.clone(),
-            maildir,
-            seq: AtomicU64::new(1),
-        });
+        let prepared = prepare(config, maildir, addr.ip())?;
+        let mailbox = prepared.shared.mailbox.clone();
+        let shared = Arc::new(prepared.shared);
         let stop = Arc::new(AtomicBool::new(false));
         let registry = Arc::new(Registry::default());
         let accept = {
@@ -100,8 +77,8 @@ impl PracticeServer {
         };
         Ok(PracticeServer {
             addr,
-            cert_pem: made.pem,
-            fingerprint: made.fingerprint,
+            cert_pem: prepared.cert_pem,
+            fingerprint: prepared.fingerprint,
             mailbox,
             stop,
             accept: Some(accept),
@@ -175,6 +152,60 @@ impl Drop for PracticeServer {
     fn drop(&mut self) {
         self.stop_all();
     }
+}
+
+/// Check `config` and open its Maildir: what comes before listening.
+pub(super) fn open(config: &PracticeConfig) -> Result<Option<Maildir>, Error> {
+    check(config)?;
+    config
+        .maildir
+        .as_ref()
+        .map(|dir| {
+            Maildir::create(dir).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot use {} as a Maildir (--maildir): {e}",
+                    dir.display()
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// What every connection shares, with a certificate made for `listen`, and what a user is
+/// shown of that certificate.
+pub(super) struct Prepared {
+    pub shared: Shared,
+    pub cert_pem: String,
+    pub fingerprint: String,
+}
+
+/// Make the certificate and the state every connection shares.
+pub(super) fn prepare(
+    config: PracticeConfig,
+    maildir: Option<Maildir>,
+    listen: IpAddr,
+) -> Result<Prepared, Error> {
+    let made = cert::make(&config.hostname, listen).map_err(|e| {
+        Error::Tls(format!(
+            "could not make the practice server's certificate: {e}"
+        ))
+    })?;
+    let shared = Shared {
+        mailbox: Mailbox::new(config.limits.max_stored),
+        hostname: config.hostname,
+        users: config.users,
+        require_auth: config.require_auth,
+        require_tls: config.require_tls,
+        limits: config.limits,
+        acceptor: made.acceptor,
+        maildir,
+        seq: AtomicU64::new(1),
+    };
+    Ok(Prepared {
+        shared,
+        cert_pem: made.pem,
+        fingerprint: made.fingerprint,
+    })
 }
 
 /// Refuse a configuration that can't work, saying what to change.
