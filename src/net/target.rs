@@ -138,9 +138,14 @@ impl Target {
     }
 }
 
+/// `s` without `prefix`, compared case-insensitively (`SMTPS://` is `smtps://`).
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &s[prefix.len()..])
+    // `get`: the prefix's length may fall inside a character of `s`, which then does not
+    // start with the (ASCII) prefix.
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| s.get(prefix.len()..))
+        .flatten()
 }
 
 impl fmt::Display for Target {
@@ -226,6 +231,23 @@ mod tests {
             assert!(Target::parse(bad, None, false).is_err(), "{bad:?}");
         }
         assert!(Target::parse("unix:/x", None, true).is_err());
+    }
+
+    // A scheme was compared by slicing the target at the scheme's length, through the middle
+    // of a multi-byte character: `smtpsh ééé` panicked.
+    // See: issue 12
+    #[test]
+    fn regression_non_ascii_where_a_scheme_could_be_is_an_error_not_a_panic() {
+        for bad in ["smtpé://h", "smtps:/é", "lmtp:/éé", "é://h", "unix:é"] {
+            assert!(Target::parse(bad, None, false).is_err(), "{bad:?}");
+        }
+        // A host name with non-ASCII letters (an IDN typed as Unicode) parses.
+        for (typed, host) in [("ééé", "ééé"), ("unixé", "unixé"), ("ééé:25", "ééé")] {
+            assert_eq!(Target::parse(typed, None, false).unwrap().host, host);
+        }
+        let t = Target::parse("smtp://mx.bücher.example:2525", None, false).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("mx.bücher.example", 2525));
+        assert_eq!(Target::parse("ñ", None, false).unwrap().host, "ñ");
     }
 
     #[test]
