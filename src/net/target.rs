@@ -155,6 +155,9 @@ impl fmt::Display for Target {
         }
         if self.lmtp {
             f.write_str("lmtp://")?;
+        } else if self.host.eq_ignore_ascii_case("unix") {
+            // `unix:25` would read back as a Unix socket path.
+            f.write_str("smtp://")?;
         }
         if self.host.contains(':') {
             write!(f, "[{}]:{}", self.host, self.port)
@@ -248,6 +251,21 @@ mod tests {
         let t = Target::parse("smtp://mx.bücher.example:2525", None, false).unwrap();
         assert_eq!((t.host.as_str(), t.port), ("mx.bücher.example", 2525));
         assert_eq!(Target::parse("ñ", None, false).unwrap().host, "ñ");
+    }
+
+    // Found by fuzzing: a host named `unix` was shown as `unix:25`, which reads back as a
+    // (bad) Unix socket target.
+    // See: issue 12
+    #[test]
+    fn regression_a_host_named_unix_is_shown_as_a_host() {
+        for typed in ["unix", "smtp://UniX:2525", "smtp://unix"] {
+            let t = Target::parse(typed, None, false).unwrap();
+            let shown = t.to_string();
+            assert!(shown.starts_with("smtp://"), "{shown}");
+            assert_eq!(Target::parse(&shown, None, false).unwrap(), t, "{typed}");
+        }
+        let t = Target::parse("lmtp://unix", None, false).unwrap();
+        assert_eq!(t.to_string(), "lmtp://unix:24");
     }
 
     #[test]
