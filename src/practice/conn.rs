@@ -13,6 +13,7 @@
 //! carrying `2.0.0` would read as a capability named `2.0.0`); 3xx replies carry none
 //! either: a 334's text is base64, and 354 is written bare by real servers too.
 
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use super::{Limits, PracticeUser, users};
 use crate::smtp::auth::Mechanism;
 use crate::smtp::command::{self, LineError, Verb};
 use crate::smtp::data::{DecodeError, Unstuffer};
-use crate::smtp::reply::{Code, Reply};
+use crate::smtp::reply::{Code, EnhancedCode, Reply};
 use crate::smtp::syntax::{self, ArgError, ParamError};
 
 /// What every connection shares: the configuration, TLS and where messages go.
@@ -268,9 +269,15 @@ impl<'a> Conn<'a> {
             debug_assert!(false, "reply code {code}");
             return;
         };
-        let enhanced = enhanced.and_then(|e| e.parse().ok());
+        let enhanced: Option<EnhancedCode> = enhanced.and_then(|e| e.parse().ok());
+        // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its CRLF. Replies
+        // echo client text (a name, a parameter), so every line is held to it here.
+        let room =
+            MAX_REPLY_LINE - "250 \r\n".len() - enhanced.map_or(0, |e| e.to_string().len() + 1);
+        let fitted: Vec<Cow<'_, str>> = lines.iter().map(|l| fit(l, room)).collect();
+        let lines: Vec<&str> = fitted.iter().map(|l| l.as_ref()).collect();
         self.out
-            .extend_from_slice(&Reply::new(reply_code, enhanced, lines).to_wire());
+            .extend_from_slice(&Reply::new(reply_code, enhanced, &lines).to_wire());
         if COUNTED_ERRORS.contains(&code) {
             self.errors += 1;
             if self.errors >= self.shared.limits.max_errors && !self.closing {
@@ -631,7 +638,8 @@ impl<'a> Conn<'a> {
             }
             Err(ParamError::Unknown(key)) => {
                 let text = format!(
-                    "parameter {key} is not supported (this server knows SIZE, BODY and SMTPUTF8)"
+                    "parameter {} is not supported (this server knows SIZE, BODY and SMTPUTF8)",
+                    shown(&key)
                 );
                 self.say(555, "5.5.4", &text);
                 return;
@@ -1316,6 +1324,25 @@ fn shown(s: &str) -> String {
     }
 }
 
+/// The longest reply line, CRLF included (RFC 5321 §4.5.3.1.5).
+const MAX_REPLY_LINE: usize = 512;
+
+/// `text` as it is when it fits in `room` octets; else cut at a character boundary and
+/// marked with `...`.
+fn fit(text: &str, room: usize) -> Cow<'_, str> {
+    if text.len() <= room {
+        return Cow::Borrowed(text);
+    }
+    let keep = room.saturating_sub("...".len());
+    let end = text
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .take_while(|&end| end <= keep)
+        .last()
+        .unwrap_or(0);
+    Cow::Owned(format!("{}...", text.get(..end).unwrap_or_default()))
+}
+
 /// `300 s`, or `0.3 s` for a timeout set below a second (in tests).
 fn seconds(d: Duration) -> String {
     if d.subsec_millis() == 0 {
@@ -1416,6 +1443,17 @@ mod tests {
                 window.escape_ascii().to_string()
             );
         }
+    }
+
+    #[test]
+    fn fit_cuts_at_a_character_boundary() {
+        assert_eq!(fit("abc", 3), "abc");
+        assert_eq!(fit("abcd", 3), "...");
+        assert_eq!(fit("abcdefgh", 6), "abc...");
+        // `é` is two octets: never cut through it.
+        assert_eq!(fit("éééé", 7), "éé...");
+        assert_eq!(fit("éééé", 6), "é...");
+        assert_eq!(fit("", 0), "");
     }
 
     #[test]

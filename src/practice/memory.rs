@@ -176,6 +176,36 @@ mod tests {
         }
     }
 
+    // Found by fuzzing: client text echoed in a reply made reply lines of any length, over
+    // the 512 octets of RFC 5321 §4.5.3.1.5 (a 1,000-octet parameter name came back whole).
+    // See: issue 12
+    #[test]
+    fn regression_echoed_client_text_keeps_reply_lines_within_512_octets() {
+        let long = "x".repeat(1000);
+        let mut server = server();
+        let input = format!(
+            "EHLO [tag:{long}]\r\nEHLO client.example\r\nMAIL FROM:<a@b.example> S{long}\r\n\
+             MAIL FROM:<{long}.@b.example>\r\nMAIL FROM:<a@b.example> {long}=\r\nQUIT\r\n"
+        );
+        let session = server.session(input.as_bytes(), 0);
+        let text = masked(&session.output);
+        for line in text.split_terminator("\r\n") {
+            assert!(line.len() + 2 <= 512, "{} octets: {line}", line.len() + 2);
+        }
+        let x64 = "x".repeat(63);
+        assert!(
+            text.contains(&format!(
+                "\r\n555 5.5.4 parameter S{x64}... is not supported (this server knows SIZE, BODY and SMTPUTF8)\r\n"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\n250-practice.smtpsh.test Hello [tag:xxx"),
+            "{text}"
+        );
+        assert!(text.ends_with(BYE), "{text}");
+    }
+
     #[test]
     fn starttls_ends_a_memory_session_after_its_220() {
         let mut server = server();
