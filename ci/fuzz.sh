@@ -21,11 +21,13 @@ if (($#)); then
 else
   mapfile -t targets < <(cargo +nightly fuzz list)
 fi
+((${#targets[@]})) || { echo "ci/fuzz.sh: no fuzz targets found" >&2; exit 1; }
 
 # Release with debug assertions and overflow checks (an overflow is a panic too); no
 # AddressSanitizer: smtpsh forbids unsafe code, so what fuzzing finds here is panics, hangs
-# and broken properties, and without ASan the build is quicker and the runs faster.
-build=(cargo +nightly fuzz build --release --debug-assertions --sanitizer none)
+# and broken properties, and without ASan the build is quicker and the runs faster. 16
+# codegen units: the build (most of this script's time) takes about a sixth less.
+build=(cargo +nightly fuzz build --release --debug-assertions --sanitizer none --codegen-units 16)
 if (($#)); then
   for t in "${targets[@]}"; do "${build[@]}" "$t"; done
 else
