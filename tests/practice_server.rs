@@ -1545,3 +1545,68 @@ print("ok")
     assert_eq!(m.rcpts, ["ünï@example.org"]);
     assert_eq!(m.data, "Subject: utf8\r\n\r\ncafé\r\n".as_bytes());
 }
+
+// ---------------------------------------------------------------------------------------
+// Non-ASCII where the grammar expects ASCII (safety rule 10)
+// ---------------------------------------------------------------------------------------
+
+const MAIL_SYNTAX_501: &str = "501 5.5.4 Syntax: FROM:<address> with no space after the colon; syntax: MAIL FROM:<sender@example.org> [SIZE=<octets>] [BODY=7BIT|8BITMIME] [SMTPUTF8]\r\n";
+
+// `MAIL FROé`: the keyword was sliced by byte index, through the middle of the `é`, and the
+// connection thread panicked.
+// See: issue 12
+#[test]
+fn regression_mail_fro_e_acute_gets_501_and_the_session_goes_on() {
+    let server = server();
+    let mut c = Client::connect(&server);
+    c.send("EHLO x\r\nMAIL FROé\r\n");
+    assert!(c.reply().starts_with("250-"));
+    assert_eq!(c.reply(), MAIL_SYNTAX_501);
+    c.expect("RCPT TOé", "503 5.5.1 ");
+    c.expect("MAIL FROM:<a@example.org>", "250 2.1.0 ");
+    c.expect(
+        "RCPT TOé",
+        "501 5.5.4 Syntax: TO:<address> with no space after the colon",
+    );
+    c.expect("RCPT TO:<b@example.org>", "250 2.1.5 ");
+    c.expect("QUIT", "221 ");
+    assert!(c.closed());
+    still_serves(&server);
+}
+
+// A connection whose thread died never gave its slot back: 256 `MAIL FROé` sessions locked
+// a classroom out. Sessions that meet errors (and then close, or just vanish) must leave the
+// server open to the next client.
+// See: issue 12
+#[test]
+fn regression_sessions_that_hit_errors_leave_slots_free() {
+    let server = start(PracticeConfig {
+        limits: Limits {
+            max_connections: 2,
+            ..Limits::default()
+        },
+        ..config()
+    });
+    for i in 0..6 {
+        let mut c = Client::connect(&server);
+        c.send("EHLO x\r\nMAIL FROé\r\nRCPT TOü\r\n");
+        assert!(c.reply().starts_with("250-"), "session {i}");
+        assert_eq!(c.reply(), MAIL_SYNTAX_501, "session {i}");
+        assert!(c.reply().starts_with("503 5.5.1 "), "session {i}");
+        // Half of them leave without QUIT.
+        if i % 2 == 0 {
+            c.expect("QUIT", "221 ");
+        }
+        drop(c);
+        // Slots are freed when each connection's thread ends, a moment after the close.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.connections() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "session {i}: a slot was never freed"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+    still_serves(&server);
+}

@@ -144,9 +144,14 @@ impl Target {
     }
 }
 
+/// `s` without `prefix`, compared case-insensitively (`SMTPS://` is `smtps://`).
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &s[prefix.len()..])
+    // `get`: the prefix's length may fall inside a character of `s`, which then does not
+    // start with the (ASCII) prefix.
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| s.get(prefix.len()..))
+        .flatten()
 }
 
 impl fmt::Display for Target {
@@ -156,6 +161,9 @@ impl fmt::Display for Target {
         }
         if self.lmtp {
             f.write_str("lmtp://")?;
+        } else if self.host.eq_ignore_ascii_case("unix") {
+            // `unix:25` would read back as a Unix socket path.
+            f.write_str("smtp://")?;
         }
         if self.host.contains(':') {
             write!(f, "[{}]:{}", self.host, self.port)
@@ -245,6 +253,38 @@ mod tests {
     fn unix_targets_need_a_unix_system() {
         let e = Target::parse("unix:/run/dovecot/lmtp", None, false).unwrap_err();
         assert!(matches!(&e, Error::Usage(m) if m.contains("Unix sockets need a Unix system")));
+    }
+
+    // A scheme was compared by slicing the target at the scheme's length, through the middle
+    // of a multi-byte character: `smtpsh ééé` panicked.
+    // See: issue 12
+    #[test]
+    fn regression_non_ascii_where_a_scheme_could_be_is_an_error_not_a_panic() {
+        for bad in ["smtpé://h", "smtps:/é", "lmtp:/éé", "é://h", "unix:é"] {
+            assert!(Target::parse(bad, None, false).is_err(), "{bad:?}");
+        }
+        // A host name with non-ASCII letters (an IDN typed as Unicode) parses.
+        for (typed, host) in [("ééé", "ééé"), ("unixé", "unixé"), ("ééé:25", "ééé")] {
+            assert_eq!(Target::parse(typed, None, false).unwrap().host, host);
+        }
+        let t = Target::parse("smtp://mx.bücher.example:2525", None, false).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("mx.bücher.example", 2525));
+        assert_eq!(Target::parse("ñ", None, false).unwrap().host, "ñ");
+    }
+
+    // Found by fuzzing: a host named `unix` was shown as `unix:25`, which reads back as a
+    // (bad) Unix socket target.
+    // See: issue 12
+    #[test]
+    fn regression_a_host_named_unix_is_shown_as_a_host() {
+        for typed in ["unix", "smtp://UniX:2525", "smtp://unix"] {
+            let t = Target::parse(typed, None, false).unwrap();
+            let shown = t.to_string();
+            assert!(shown.starts_with("smtp://"), "{shown}");
+            assert_eq!(Target::parse(&shown, None, false).unwrap(), t, "{typed}");
+        }
+        let t = Target::parse("lmtp://unix", None, false).unwrap();
+        assert_eq!(t.to_string(), "lmtp://unix:24");
     }
 
     #[test]

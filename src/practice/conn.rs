@@ -13,6 +13,7 @@
 //! carrying `2.0.0` would read as a capability named `2.0.0`); 3xx replies carry none
 //! either: a 334's text is base64, and 354 is written bare by real servers too.
 
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -25,12 +26,12 @@ use memchr::memchr;
 
 use super::sasl::{self, Failure};
 use super::store::{Mailbox, Maildir, Message};
-use super::syntax::{self, ArgError, ParamError};
 use super::{Limits, PracticeUser, users};
 use crate::smtp::auth::Mechanism;
 use crate::smtp::command::{self, LineError, Verb};
 use crate::smtp::data::{DecodeError, Unstuffer};
-use crate::smtp::reply::{Code, Reply};
+use crate::smtp::reply::{Code, EnhancedCode, Reply};
+use crate::smtp::syntax::{self, ArgError, ParamError};
 
 /// What every connection shares: the configuration, TLS and where messages go.
 pub(crate) struct Shared {
@@ -53,16 +54,66 @@ pub(crate) fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_read_timeout(timeout);
     let _ = stream.set_write_timeout(timeout);
     let _ = stream.set_nodelay(true);
-    let mut conn = Conn::new(&shared, stream, peer);
+    let mut conn = Conn::new(&shared, Stream::Plain(stream), peer);
     conn.run();
 }
 
-/// The socket, before or after STARTTLS.
+/// Serve one session over `input` in memory, as if a client at `peer` had sent it and then
+/// closed its side; return what the server wrote. `read_size` bounds each read (0: no bound),
+/// so commands and DATA straddle reads as they do on a network. There is no TLS in memory:
+/// STARTTLS's 220 is the session's last reply.
+pub(crate) fn serve_memory(
+    shared: &Shared,
+    input: &[u8],
+    read_size: usize,
+    peer: SocketAddr,
+) -> Vec<u8> {
+    let memory = Memory {
+        input: input.to_vec(),
+        at: 0,
+        read_size: if read_size == 0 {
+            usize::MAX
+        } else {
+            read_size
+        },
+        output: Vec::new(),
+    };
+    let mut conn = Conn::new(shared, Stream::Memory(memory), peer);
+    conn.run();
+    match conn.stream {
+        Stream::Memory(m) => m.output,
+        // `close` and `starttls` leave a memory stream in place.
+        _ => Vec::new(),
+    }
+}
+
+/// The socket, before or after STARTTLS, or a session in memory.
 enum Stream {
     Plain(TcpStream),
     Tls(Box<native_tls::TlsStream<TcpStream>>),
+    /// Tests and fuzzing: see [`serve_memory`].
+    Memory(Memory),
     /// Between the two, or after a failed handshake.
     Gone,
+}
+
+/// A client in memory: what it sends, handed out `read_size` octets at a time, then EOF;
+/// and what the server wrote to it.
+struct Memory {
+    input: Vec<u8>,
+    at: usize,
+    read_size: usize,
+    output: Vec<u8>,
+}
+
+impl Read for Memory {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.input.get(self.at..).unwrap_or_default();
+        let n = left.len().min(buf.len()).min(self.read_size);
+        buf[..n].copy_from_slice(&left[..n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 impl Read for Stream {
@@ -70,6 +121,7 @@ impl Read for Stream {
         match self {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(s) => s.read(buf),
+            Stream::Memory(m) => m.read(buf),
             Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -80,6 +132,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
+            Stream::Memory(m) => m.output.write(buf),
             Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -87,7 +140,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.flush(),
             Stream::Tls(s) => s.flush(),
-            Stream::Gone => Ok(()),
+            Stream::Memory(_) | Stream::Gone => Ok(()),
         }
     }
 }
@@ -168,12 +221,12 @@ struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    fn new(shared: &'a Shared, stream: TcpStream, peer: SocketAddr) -> Conn<'a> {
+    fn new(shared: &'a Shared, stream: Stream, peer: SocketAddr) -> Conn<'a> {
         // Room for the longest line with its CRLF, and for DATA reads of a useful size.
         let size = (shared.limits.max_line + 2).max(16 * 1024);
         Conn {
             shared,
-            stream: Stream::Plain(stream),
+            stream,
             peer,
             buf: vec![0; size],
             start: 0,
@@ -215,9 +268,15 @@ impl<'a> Conn<'a> {
             debug_assert!(false, "reply code {code}");
             return;
         };
-        let enhanced = enhanced.and_then(|e| e.parse().ok());
+        let enhanced: Option<EnhancedCode> = enhanced.and_then(|e| e.parse().ok());
+        // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its CRLF. Replies
+        // echo client text (a name, a parameter), so every line is held to it here.
+        let room =
+            MAX_REPLY_LINE - "250 \r\n".len() - enhanced.map_or(0, |e| e.to_string().len() + 1);
+        let fitted: Vec<Cow<'_, str>> = lines.iter().map(|l| fit(l, room)).collect();
+        let lines: Vec<&str> = fitted.iter().map(|l| l.as_ref()).collect();
         self.out
-            .extend_from_slice(&Reply::new(reply_code, enhanced, lines).to_wire());
+            .extend_from_slice(&Reply::new(reply_code, enhanced, &lines).to_wire());
         if COUNTED_ERRORS.contains(&code) {
             self.errors += 1;
             if self.errors >= self.shared.limits.max_errors && !self.closing {
@@ -261,6 +320,10 @@ impl<'a> Conn<'a> {
     /// client has read it.
     fn close(&mut self) {
         let _ = self.flush();
+        if let Stream::Memory(_) = self.stream {
+            // Nothing to shut down; the output stays for `serve_memory`.
+            return;
+        }
         let mut stream = std::mem::replace(&mut self.stream, Stream::Gone);
         if let Stream::Tls(s) = &mut stream {
             // close_notify; the client's own is not awaited.
@@ -269,7 +332,7 @@ impl<'a> Conn<'a> {
         let tcp = match &stream {
             Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_ref(),
-            Stream::Gone => return,
+            Stream::Memory(_) | Stream::Gone => return,
         };
         let _ = tcp.shutdown(Shutdown::Write);
         linger(tcp);
@@ -474,7 +537,7 @@ impl<'a> Conn<'a> {
 
     fn helo(&mut self, arg: Option<&str>, esmtp: bool) {
         let verb = if esmtp { "EHLO" } else { "HELO" };
-        let Some(name) = arg.filter(|a| syntax::is_helo_name(a)) else {
+        let Some(name) = arg.and_then(|a| syntax::parse_helo_arg(a).ok()) else {
             let text = format!(
                 "syntax: {verb} <your-hostname>, a domain or an address literal such as [192.0.2.1]"
             );
@@ -545,7 +608,7 @@ impl<'a> Conn<'a> {
             self.mail_usage();
             return;
         };
-        let path = match syntax::path_arg(arg, "FROM", true, false) {
+        let path = match syntax::parse_mail_arg(arg) {
             Ok(path) => path,
             Err(ArgError::Syntax(why)) => {
                 let text = format!("{why}; syntax: {MAIL_SYNTAX}");
@@ -572,8 +635,12 @@ impl<'a> Conn<'a> {
                 self.say(501, "5.5.4", &why);
                 return;
             }
-            Err(ParamError::Unknown(why)) => {
-                self.say(555, "5.5.4", &why);
+            Err(ParamError::Unknown(key)) => {
+                let text = format!(
+                    "parameter {} is not supported (this server knows SIZE, BODY and SMTPUTF8)",
+                    shown(&key)
+                );
+                self.say(555, "5.5.4", &text);
                 return;
             }
         };
@@ -638,7 +705,7 @@ impl<'a> Conn<'a> {
             self.say(501, "5.5.4", &text);
             return;
         };
-        let path = match syntax::path_arg(arg, "TO", false, true) {
+        let path = match syntax::parse_rcpt_arg(arg) {
             Ok(path) => path,
             Err(ArgError::Syntax(why)) => {
                 let text = format!("{why}; syntax: {RCPT_SYNTAX}");
@@ -659,7 +726,7 @@ impl<'a> Conn<'a> {
             );
             return;
         }
-        // `path_arg` with `null_ok = false` always gives a mailbox.
+        // `parse_rcpt_arg` refuses the null path, so there is always a mailbox.
         let Some(mailbox) = path.mailbox else {
             self.say(501, "5.1.3", "bad recipient address");
             return;
@@ -1036,6 +1103,11 @@ impl<'a> Conn<'a> {
             self.closing = true;
             return;
         }
+        if let Stream::Memory(_) = self.stream {
+            // No TLS in memory: the session ends here, as after a failed handshake.
+            self.closing = true;
+            return;
+        }
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
             self.closing = true;
             return;
@@ -1251,6 +1323,25 @@ fn shown(s: &str) -> String {
     }
 }
 
+/// The longest reply line, CRLF included (RFC 5321 §4.5.3.1.5).
+const MAX_REPLY_LINE: usize = 512;
+
+/// `text` as it is when it fits in `room` octets; else cut at a character boundary and
+/// marked with `...`.
+fn fit(text: &str, room: usize) -> Cow<'_, str> {
+    if text.len() <= room {
+        return Cow::Borrowed(text);
+    }
+    let keep = room.saturating_sub("...".len());
+    let end = text
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .take_while(|&end| end <= keep)
+        .last()
+        .unwrap_or(0);
+    Cow::Owned(format!("{}...", text.get(..end).unwrap_or_default()))
+}
+
 /// `300 s`, or `0.3 s` for a timeout set below a second (in tests).
 fn seconds(d: Duration) -> String {
     if d.subsec_millis() == 0 {
@@ -1351,6 +1442,17 @@ mod tests {
                 window.escape_ascii().to_string()
             );
         }
+    }
+
+    #[test]
+    fn fit_cuts_at_a_character_boundary() {
+        assert_eq!(fit("abc", 3), "abc");
+        assert_eq!(fit("abcd", 3), "...");
+        assert_eq!(fit("abcdefgh", 6), "abc...");
+        // `é` is two octets: never cut through it.
+        assert_eq!(fit("éééé", 7), "éé...");
+        assert_eq!(fit("éééé", 6), "é...");
+        assert_eq!(fit("", 0), "");
     }
 
     #[test]

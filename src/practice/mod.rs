@@ -40,8 +40,11 @@
 //! a crash.
 //!
 //! Files: [`server`] (listener, threads, shutdown), `conn` (one connection's state
-//! machine), `syntax` (addresses and parameters), `sasl` (checking AUTH responses),
-//! [`store`] (the mailbox and Maildir), [`cert`] (certificates made with rcgen, served through native-tls), `users`.
+//! machine; addresses and parameters are checked by [`crate::smtp::syntax`], the grammar
+//! the client uses too), `sasl` (checking AUTH responses),
+//! [`store`] (the mailbox and Maildir), [`cert`] (certificates made with rcgen, served through
+//! native-tls), `users`, and `memory` ([`MemoryServer`]: sessions over bytes in memory, for
+//! tests and fuzzing).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -51,12 +54,13 @@ use crate::smtp::auth::Secret;
 
 pub mod cert;
 mod conn;
+mod memory;
 mod sasl;
 pub mod server;
 pub mod store;
-mod syntax;
 mod users;
 
+pub use memory::{MEMORY_PEER, MemoryServer, MemorySession};
 pub use server::PracticeServer;
 pub use store::{Mailbox, Message, MessageInfo};
 pub use users::{default_users, parse_users, read_users};

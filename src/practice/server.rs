@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use super::conn::{self, Shared};
 use super::store::{Mailbox, Maildir};
-use super::{PracticeConfig, cert, syntax};
+use super::{PracticeConfig, cert};
 use crate::error::Error;
 use crate::smtp::reply::{Code, Reply};
+use crate::smtp::syntax;
 
 /// A running practice server. Dropping it (or [`PracticeServer::shutdown`]) stops it.
 pub struct PracticeServer {
@@ -55,37 +56,14 @@ impl PracticeServer {
     /// Make the certificate, bind `config.addr`, and start accepting on a thread of its own.
     /// Returns at once; [`PracticeServer::addr`] says where it listens (useful with port 0).
     pub fn start(config: PracticeConfig) -> Result<PracticeServer, Error> {
-        check(&config)?;
-        let maildir = match &config.maildir {
-            Some(dir) => Some(Maildir::create(dir).map_err(|e| {
-                Error::Usage(format!(
-                    "cannot use {} as a Maildir (--maildir): {e}",
-                    dir.display()
-                ))
-            })?),
-            None => None,
-        };
+        let maildir = open(&config)?;
         let listener = TcpListener::bind(config.addr).map_err(|e| bind_error(config.addr, &e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| bind_error(config.addr, &e))?;
-        let made = cert::make_practice(&config.hostname, addr.ip()).map_err(|e| {
-            Error::Tls(format!(
-                "could not make the practice server's certificate: {e}"
-            ))
-        })?;
-        let mailbox = Mailbox::new(config.limits.max_stored);
-        let shared = Arc::new(Shared {
-            hostname: config.hostname,
-            users: config.users,
-            require_auth: config.require_auth,
-            require_tls: config.require_tls,
-            limits: config.limits,
-            acceptor: made.acceptor,
-            mailbox: mailbox.clone(),
-            maildir,
-            seq: AtomicU64::new(1),
-        });
+        let prepared = prepare(config, maildir, addr.ip())?;
+        let mailbox = prepared.shared.mailbox.clone();
+        let shared = Arc::new(prepared.shared);
         let stop = Arc::new(AtomicBool::new(false));
         let registry = Arc::new(Registry::default());
         let accept = {
@@ -99,8 +77,8 @@ impl PracticeServer {
         };
         Ok(PracticeServer {
             addr,
-            cert_pem: made.pem,
-            fingerprint: made.fingerprint,
+            cert_pem: prepared.cert_pem,
+            fingerprint: prepared.fingerprint,
             mailbox,
             stop,
             accept: Some(accept),
@@ -176,6 +154,60 @@ impl Drop for PracticeServer {
     }
 }
 
+/// Check `config` and open its Maildir: what comes before listening.
+pub(super) fn open(config: &PracticeConfig) -> Result<Option<Maildir>, Error> {
+    check(config)?;
+    config
+        .maildir
+        .as_ref()
+        .map(|dir| {
+            Maildir::create(dir).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot use {} as a Maildir (--maildir): {e}",
+                    dir.display()
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// What every connection shares, with a certificate made for `listen`, and what a user is
+/// shown of that certificate.
+pub(super) struct Prepared {
+    pub shared: Shared,
+    pub cert_pem: String,
+    pub fingerprint: String,
+}
+
+/// Make the certificate and the state every connection shares.
+pub(super) fn prepare(
+    config: PracticeConfig,
+    maildir: Option<Maildir>,
+    listen: IpAddr,
+) -> Result<Prepared, Error> {
+    let made = cert::make_practice(&config.hostname, listen).map_err(|e| {
+        Error::Tls(format!(
+            "could not make the practice server's certificate: {e}"
+        ))
+    })?;
+    let shared = Shared {
+        mailbox: Mailbox::new(config.limits.max_stored),
+        hostname: config.hostname,
+        users: config.users,
+        require_auth: config.require_auth,
+        require_tls: config.require_tls,
+        limits: config.limits,
+        acceptor: made.acceptor,
+        maildir,
+        seq: AtomicU64::new(1),
+    };
+    Ok(Prepared {
+        shared,
+        cert_pem: made.pem,
+        fingerprint: made.fingerprint,
+    })
+}
+
 /// Refuse a configuration that can't work, saying what to change.
 fn check(config: &PracticeConfig) -> Result<(), Error> {
     if !syntax::is_helo_name(&config.hostname) {
@@ -228,7 +260,7 @@ fn accept_loop(
             break;
         }
         match incoming {
-            Ok(stream) => dispatch(stream, shared, registry),
+            Ok(stream) => dispatch(stream, shared, registry, conn::serve),
             // Out of file descriptors, a connection reset before accept, …: none of it is
             // a reason to stop serving. A short pause keeps EMFILE from spinning.
             Err(_) => thread::sleep(Duration::from_millis(20)),
@@ -236,8 +268,26 @@ fn accept_loop(
     }
 }
 
+/// How a connection is served once it has its thread ([`conn::serve`]; tests put a bug in).
+type Serve = fn(Arc<Shared>, TcpStream, SocketAddr);
+
+/// A connection's place in the registry, given back when its thread ends however it ends:
+/// by returning, or by a panic unwinding. A bug in one session must not cost a slot for
+/// good: `MAIL FROé` once panicked connection threads, and 256 such sessions locked a
+/// classroom out (issue 12).
+struct Slot {
+    registry: Arc<Registry>,
+    id: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
 /// Give a new connection its thread, or refuse it with 421 when the server is full.
-fn dispatch(stream: TcpStream, shared: &Arc<Shared>, registry: &Arc<Registry>) {
+fn dispatch(stream: TcpStream, shared: &Arc<Shared>, registry: &Arc<Registry>, serve: Serve) {
     let Ok(peer) = stream.peer_addr() else {
         return;
     };
@@ -259,8 +309,11 @@ fn dispatch(stream: TcpStream, shared: &Arc<Shared>, registry: &Arc<Registry>) {
     let spawned = thread::Builder::new()
         .name("practice-conn".into())
         .spawn(move || {
-            conn::serve(thread_shared, stream, peer);
-            thread_registry.lock().remove(&id);
+            let _slot = Slot {
+                registry: thread_registry,
+                id,
+            };
+            serve(thread_shared, stream, peer);
         });
     match spawned {
         Ok(thread) => {
@@ -321,6 +374,49 @@ mod tests {
             assert!(matches!(check(&config), Err(Error::Usage(_))), "{config:?}");
         }
         assert!(check(&PracticeConfig::default()).is_ok());
+    }
+
+    /// A connection thread with a bug in it.
+    fn buggy(_: Arc<Shared>, _: TcpStream, _: SocketAddr) {
+        panic!("a bug in a connection thread (this panic is expected by the test)");
+    }
+
+    // A panicking connection thread never gave its slot back (the removal came after
+    // `serve` returned): with one slot, the second client got 421 for good.
+    // See: issue 12
+    #[test]
+    fn regression_a_panicking_connection_thread_gives_its_slot_back() {
+        let config = PracticeConfig {
+            limits: Limits {
+                max_connections: 1,
+                ..Limits::default()
+            },
+            ..PracticeConfig::default()
+        };
+        let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let shared = Arc::new(prepare(config, None, local).unwrap().shared);
+        let registry = Arc::new(Registry::default());
+        let listener = TcpListener::bind((local, 0)).unwrap();
+        for i in 0..3 {
+            let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let (stream, _) = listener.accept().unwrap();
+            dispatch(stream, &shared, &registry, buggy);
+            // Served (and dropped by the bug), not refused with 421.
+            let mut got = Vec::new();
+            let _ = io::Read::read_to_end(&mut client, &mut got);
+            assert_eq!(String::from_utf8_lossy(&got), "", "client {i}");
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while !registry.lock().is_empty() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "client {i}: slot kept"
+                );
+                thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
 
     #[test]

@@ -174,6 +174,16 @@ impl Mailbox {
         true
     }
 
+    /// Take every message out, oldest first, leaving the mailbox empty: an in-memory server
+    /// hands each session its own messages this way ([`super::MemoryServer::session`]).
+    pub(crate) fn take_all(&self) -> Vec<Message> {
+        let kept = std::mem::take(&mut *self.lock());
+        kept.messages
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect()
+    }
+
     /// The lock, even if a thread panicked holding it (the data stays consistent: every
     /// change is a single push).
     fn lock(&self) -> MutexGuard<'_, Kept> {

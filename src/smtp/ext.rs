@@ -5,9 +5,14 @@
 //! Only the SMTPUTF8 rule refuses a line: a non-ASCII address sent to a server that did not
 //! say it takes one is mangled or bounced further down the path, and the user can't see it
 //! happen. The DSN checks only warn: people test servers with odd parameters on purpose.
+//!
+//! The parameters are found by the shared grammar's lenient reading
+//! ([`syntax::scan_path_arg`]), so a line the practice server would refuse (a space after
+//! the colon, no brackets) is still checked and still sent.
 
 use super::caps::Capabilities;
 use super::command::Verb;
+use super::syntax;
 
 /// Why an envelope line was refused; `Display` says what and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +42,7 @@ pub fn check_envelope(
         Verb::Rcpt => "RCPT",
         _ => return Ok(Vec::new()),
     };
+    let arg = syntax::scan_path_arg(argument(line));
     let mut warnings = Vec::new();
     if let Some(i) = line.bytes().position(|b| !b.is_ascii()) {
         let why = match caps {
@@ -53,16 +59,16 @@ pub fn check_envelope(
             });
         }
         // RFC 6531 §3.4: a transaction with a non-ASCII envelope says so on MAIL.
-        if verb == "MAIL" && !has_param(line, "SMTPUTF8") {
+        if verb == "MAIL" && arg.param("SMTPUTF8").is_none() {
             warnings.push(
                 "a non-ASCII sender without the SMTPUTF8 parameter: the server may refuse it (RFC 6531 §3.4; add SMTPUTF8)"
                     .to_string(),
             );
         }
     }
-    for p in params(line) {
-        let (key, value) = p.split_once('=').unwrap_or((p, ""));
-        let key = key.to_ascii_uppercase();
+    for p in &arg.params {
+        let value = p.value.unwrap_or("");
+        let key = p.keyword.to_ascii_uppercase();
         let dsn = matches!(key.as_str(), "RET" | "ENVID" | "NOTIFY" | "ORCPT");
         if !dsn {
             continue;
@@ -79,21 +85,10 @@ pub fn check_envelope(
     Ok(warnings)
 }
 
-/// The parameters after the address: the words after the first `>` (or after the second
-/// word when there are no brackets).
-fn params(line: &str) -> Vec<&str> {
-    match line.find('>') {
-        Some(i) => line[i + 1..].split_ascii_whitespace().collect(),
-        None => line.split_ascii_whitespace().skip(2).collect(),
-    }
-}
-
-fn has_param(line: &str, name: &str) -> bool {
-    params(line).into_iter().any(|p| {
-        p.split_once('=')
-            .map_or(p, |(k, _)| k)
-            .eq_ignore_ascii_case(name)
-    })
+/// The argument of a MAIL or RCPT line: what follows the verb and the blanks after it.
+fn argument(line: &str) -> &str {
+    line.split_once([' ', '\t'])
+        .map_or("", |(_, arg)| arg.trim_start_matches([' ', '\t']))
 }
 
 /// xtext (RFC 3461 §4): printable ASCII but `+` and `=`, with `+HH` for anything else.

@@ -1,0 +1,85 @@
+//! The practice server fed a raw byte stream (commands, AUTH, DATA), as a student's `nc`
+//! or a hostile client sends it, in reads of any size: no panic; what it writes back is a
+//! sequence of well-formed replies with CRLF line ends and lines within RFC 5321's 512
+//! octets; every message it keeps has CRLF line ends only.
+#![no_main]
+
+use std::sync::{Mutex, OnceLock};
+
+use libfuzzer_sys::fuzz_target;
+use smtpsh::practice::{Limits, MemoryServer, PracticeConfig};
+use smtpsh::smtp::reply::{Limits as ReplyLimits, ReplyParser, Warning};
+use smtpsh_fuzz::{assert_crlf_only, control};
+
+/// Three servers: the default, one requiring AUTH, one with small limits (so the error,
+/// recipient and size limits are reached by short inputs).
+fn server(which: u8) -> &'static Mutex<MemoryServer> {
+    static SERVERS: OnceLock<[Mutex<MemoryServer>; 3]> = OnceLock::new();
+    let servers = SERVERS.get_or_init(|| {
+        let make = |config| Mutex::new(MemoryServer::new(config).expect("a practice server"));
+        [
+            make(PracticeConfig::default()),
+            make(PracticeConfig {
+                require_auth: true,
+                ..PracticeConfig::default()
+            }),
+            make(PracticeConfig {
+                limits: Limits {
+                    max_line: 512,
+                    max_message: 64,
+                    max_recipients: 2,
+                    max_errors: 3,
+                    ..Limits::default()
+                },
+                ..PracticeConfig::default()
+            }),
+        ]
+    });
+    &servers[usize::from(which % 3)]
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (seed, input) = control(data);
+    // Reads of 1 to 63 octets, or all at once.
+    let read_size = usize::from(seed & 0x3f);
+    let session = server(seed >> 6)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .session(input, read_size);
+
+    let output = &session.output;
+    assert_crlf_only(output, "server output");
+    let mut parser = ReplyParser::new(ReplyLimits::default());
+    parser
+        .push(output)
+        .expect("replies within the parser's limits");
+    let mut replies = 0;
+    loop {
+        match parser.next_reply() {
+            Ok(Some(parsed)) => {
+                replies += 1;
+                assert!(
+                    !parsed
+                        .warnings
+                        .iter()
+                        .any(|w| matches!(w, Warning::LongLine { .. })),
+                    "a reply line over 512 octets: {:?}",
+                    parsed.reply
+                );
+            }
+            Ok(None) => break,
+            Err(e) => panic!("malformed reply: {e}\n{}", String::from_utf8_lossy(output)),
+        }
+    }
+    assert_eq!(parser.buffered(), 0, "output ends inside a reply");
+    assert!(replies >= 1, "no greeting");
+    let queued = String::from_utf8_lossy(output)
+        .split("\r\n")
+        .filter(|line| line.starts_with("250 2.0.0 Ok: queued as "))
+        .count();
+    assert_eq!(queued, session.messages.len());
+    for m in &session.messages {
+        assert_crlf_only(&m.data, "a kept message");
+        assert!(m.data.is_empty() || m.data.ends_with(b"\r\n"));
+    }
+});
