@@ -127,6 +127,9 @@ fn secrets_stay_secret(mech: &str) {
     );
     t.expect(&p);
     t.line("EHLO client.test");
+    // The prompt is redrawn with every key typed: wait for the reply first, so the next
+    // line is typed at the new prompt, not ahead of it (typed-ahead input is dropped).
+    t.expect("* capabilities");
     t.expect(&p);
     t.line(&format!("AUTH {mech}"));
     t.expect("user (* cancels): ");
@@ -522,6 +525,9 @@ fn star_at_the_auth_prompt_cancels_before_anything_is_sent() {
     );
     t.expect(&p);
     t.line("EHLO client.test");
+    // The prompt is redrawn with every key typed: wait for the reply first, so the next
+    // line is typed at the new prompt, not ahead of it (typed-ahead input is dropped).
+    t.expect("* capabilities");
     t.expect(&p);
     t.line("AUTH PLAIN");
     t.expect("user (* cancels): ");
@@ -561,6 +567,9 @@ fn auth_without_tls_asks_first_and_no_sends_nothing() {
     let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
     t.expect(&p);
     t.line("EHLO client.test");
+    // The prompt is redrawn with every key typed: wait for the reply first, so the next
+    // line is typed at the new prompt, not ahead of it (typed-ahead input is dropped).
+    t.expect("* capabilities");
     t.expect(&p);
     t.line(":auth PLAIN alice");
     t.expect("Send them anyway? [y/N] ");
@@ -605,6 +614,9 @@ fn right_arrow_does_not_accept_a_template_hint() {
     let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
     t.expect(&p);
     t.line("EHLO client.test");
+    // The prompt is redrawn with every key typed: wait for the reply first, so the next
+    // line is typed at the new prompt, not ahead of it (typed-ahead input is dropped).
+    t.expect("* capabilities");
     t.expect(&p);
     t.keys("MAIL FROM:<");
     t.expect("address>");
