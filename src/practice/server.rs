@@ -234,9 +234,19 @@ fn check(config: &PracticeConfig) -> Result<(), Error> {
 
 /// A bind failure, naming the address and what to do.
 fn bind_error(addr: SocketAddr, e: &io::Error) -> Error {
+    let in_use;
     let hint = match e.kind() {
         io::ErrorKind::AddrInUse => {
-            "the address is in use (another server, or another smtpsh --serve?); choose another port, e.g. --serve 127.0.0.1:2526"
+            // Suggest a port that is free now, not one that may be taken too.
+            in_use = match free_port_near(addr) {
+                Some(free) => format!(
+                    "the address is in use (another server, or another smtpsh --serve?); {} is free: --serve {}",
+                    free,
+                    free
+                ),
+                None => "the address is in use (another server, or another smtpsh --serve?); choose another port".to_string(),
+            };
+            in_use.as_str()
         }
         io::ErrorKind::PermissionDenied => {
             "permission denied: ports below 1024 need privileges; use a port such as 2525"
@@ -247,6 +257,14 @@ fn bind_error(addr: SocketAddr, e: &io::Error) -> Error {
         _ => "check the address and port",
     };
     Error::Usage(format!("cannot listen on {addr}: {e}; {hint}"))
+}
+
+/// The first port after `addr`'s that can be bound on the same address now, if one of the
+/// next 50 can.
+fn free_port_near(addr: SocketAddr) -> Option<SocketAddr> {
+    (addr.port().saturating_add(1)..=addr.port().saturating_add(50))
+        .map(|p| SocketAddr::new(addr.ip(), p))
+        .find(|a| TcpListener::bind(a).is_ok())
 }
 
 fn accept_loop(
@@ -430,5 +448,28 @@ mod tests {
         );
         let e = bind_error(addr, &io::Error::from(io::ErrorKind::AddrInUse));
         assert!(e.to_string().contains("in use"), "{e}");
+    }
+
+    // See: issue 16, "port in use" suggested another port that was in use too.
+    #[test]
+    fn a_port_in_use_gets_a_free_one_suggested() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        // Take the next port too, so the old fixed suggestion would be wrong.
+        let next = TcpListener::bind(SocketAddr::new(addr.ip(), addr.port() + 1));
+        let e = bind_error(addr, &io::Error::from(io::ErrorKind::AddrInUse)).to_string();
+        let suggested: SocketAddr = e
+            .rsplit("--serve ")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address suggested: {e}"));
+        assert_ne!(suggested, addr);
+        if next.is_ok() {
+            assert_ne!(suggested.port(), addr.port() + 1);
+        }
+        assert!(
+            TcpListener::bind(suggested).is_ok(),
+            "{suggested} is not free: {e}"
+        );
     }
 }
