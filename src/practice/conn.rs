@@ -24,6 +24,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use memchr::memchr;
 
+use super::events::{self, EventKind, Hub, SessionLog};
 use super::sasl::{self, Failure};
 use super::store::{Mailbox, Maildir, Message};
 use super::{Limits, PracticeUser, users};
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub maildir: Option<Maildir>,
     /// For queue ids.
     pub seq: AtomicU64,
+    /// Session numbers, and where events go.
+    pub events: Hub,
 }
 
 /// Serve one connection until QUIT, an error, a timeout or EOF.
@@ -218,6 +221,21 @@ struct Conn<'a> {
     tx: Option<Transaction>,
     errors: usize,
     closing: bool,
+    /// This session's events (see [`events`]).
+    log: SessionLog,
+    /// While events are on: the replies queued since the last command was read.
+    said: Vec<Said>,
+    /// The message the last DATA kept, for its event.
+    kept: Option<EventKind>,
+    /// Why the session ended, once known.
+    ended: Option<String>,
+}
+
+/// A reply as an event shows it: code, enhanced code, first line of text.
+struct Said {
+    code: u16,
+    enhanced: Option<String>,
+    text: String,
 }
 
 impl<'a> Conn<'a> {
@@ -239,23 +257,38 @@ impl<'a> Conn<'a> {
             tx: None,
             errors: 0,
             closing: false,
+            log: shared.events.session(peer),
+            said: Vec::new(),
+            kept: None,
+            ended: None,
         }
     }
 
     fn run(&mut self) {
         let greeting = format!("{} ESMTP smtpsh practice server", self.shared.hostname);
         self.send(220, None, &[&greeting]);
+        self.said.clear();
+        self.log.emit(EventKind::Connected);
         while !self.closing {
             match self.read_line() {
-                Ok(Line::Text(line)) => self.command(&line),
-                Ok(Line::TooLong) => self.line_too_long(),
+                Ok(Line::Text(line)) => {
+                    self.command(&line);
+                    self.logged(Some(&line));
+                }
+                Ok(Line::TooLong) => {
+                    self.line_too_long();
+                    self.logged(None);
+                }
                 Err(e) => {
                     self.read_failed(e);
+                    self.log_read_end(e);
                     break;
                 }
             }
         }
         self.close();
+        let reason = self.ended.take().unwrap_or_else(|| "client closed".into());
+        self.log.emit(EventKind::Closed { reason });
     }
 
     // -----------------------------------------------------------------------------------
@@ -275,6 +308,13 @@ impl<'a> Conn<'a> {
             MAX_REPLY_LINE - "250 \r\n".len() - enhanced.map_or(0, |e| e.to_string().len() + 1);
         let fitted: Vec<Cow<'_, str>> = lines.iter().map(|l| fit(l, room)).collect();
         let lines: Vec<&str> = fitted.iter().map(|l| l.as_ref()).collect();
+        if self.log.on() {
+            self.said.push(Said {
+                code,
+                enhanced: enhanced.map(|e| e.to_string()),
+                text: lines.first().map_or_else(String::new, |l| l.to_string()),
+            });
+        }
         self.out
             .extend_from_slice(&Reply::new(reply_code, enhanced, &lines).to_wire());
         if COUNTED_ERRORS.contains(&code) {
@@ -356,6 +396,127 @@ impl<'a> Conn<'a> {
             self.shared.limits.max_line
         );
         self.say(500, "5.5.6", &text);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Events (see `events`): made from what a command queued, after it ran, so the
+    // protocol code above only has to reply.
+    // -----------------------------------------------------------------------------------
+
+    /// Report the command `line` (`None`: a line over the limit) and what it led to.
+    fn logged(&mut self, line: Option<&[u8]>) {
+        if !self.log.on() {
+            return;
+        }
+        let said = std::mem::take(&mut self.said);
+        let shown = match line {
+            Some(l) => events::shown_line(l),
+            None => format!("<a line over {} octets>", self.shared.limits.max_line),
+        };
+        let text = line.map(String::from_utf8_lossy).unwrap_or_default();
+        let verb = Verb::of_line(&text);
+        let mut replies = said.into_iter();
+        let command = |line: String, r: Said| EventKind::Command {
+            line,
+            code: r.code,
+            enhanced: r.enhanced,
+            reply: r.text,
+        };
+        let mut last = None;
+        match verb {
+            // The reply to an AUTH is the one that ended its exchange (after the 334s).
+            Verb::Auth => {
+                if let Some(r) = replies.by_ref().last() {
+                    let code = r.code;
+                    self.log.emit(command(shown, r));
+                    if code == 235 || code == 535 {
+                        let mechanism = text.split(' ').nth(1).unwrap_or("").to_uppercase();
+                        self.log.emit(EventKind::Auth {
+                            mechanism,
+                            user: self.auth_user.clone().filter(|_| code == 235),
+                            ok: code == 235,
+                        });
+                    }
+                    last = Some(code);
+                }
+            }
+            _ => {
+                if let Some(r) = replies.next() {
+                    let code = r.code;
+                    self.log.emit(command(shown, r));
+                    last = Some(code);
+                    // After 354 the next reply ends the message data.
+                    if verb == Verb::Data
+                        && code == 354
+                        && let Some(end) = replies.next()
+                    {
+                        last = Some(end.code);
+                        self.log.emit(command(".".into(), end));
+                        if let Some(kept) = self.kept.take() {
+                            self.log.emit(kept);
+                        }
+                    }
+                }
+            }
+        }
+        match (&verb, last) {
+            (Verb::Ehlo | Verb::Helo, Some(250)) => {
+                if let Some(g) = &self.greeted {
+                    self.log.emit(EventKind::Hello {
+                        name: g.name.clone(),
+                        esmtp: g.esmtp,
+                    });
+                }
+            }
+            (Verb::Starttls, Some(220)) if self.tls => self.log.emit(EventKind::Tls),
+            (Verb::Starttls, Some(220)) => {
+                self.ended = Some("TLS handshake failed".into());
+                self.log.emit(EventKind::Error {
+                    what: "the TLS handshake after STARTTLS failed".into(),
+                });
+            }
+            (Verb::Quit, Some(221)) => self.ended = Some("QUIT".into()),
+            _ => {}
+        }
+        // Replies beyond the command's own: the 421 that ends a session after too many
+        // errors, or after a timeout inside DATA or AUTH.
+        for r in replies {
+            self.end_by(&r);
+        }
+    }
+
+    /// Report why reading stopped (the 421 of a timeout was queued by `read_failed`).
+    fn log_read_end(&mut self, e: ReadError) {
+        if !self.log.on() {
+            return;
+        }
+        for r in std::mem::take(&mut self.said) {
+            self.end_by(&r);
+        }
+        match e {
+            ReadError::Eof => {}
+            ReadError::Timeout => self.ended = Some("timeout".into()),
+            ReadError::Broken => {
+                self.ended = Some("connection broken".into());
+                self.log.emit(EventKind::Error {
+                    what: "the connection broke (reset, or a TLS error)".into(),
+                });
+            }
+        }
+    }
+
+    /// A reply that was not a command's own: an error event, and a 421 ends the session.
+    fn end_by(&mut self, r: &Said) {
+        let enhanced = r
+            .enhanced
+            .as_deref()
+            .map_or(String::new(), |e| format!(" {e}"));
+        self.log.emit(EventKind::Error {
+            what: format!("{}{enhanced} {}", r.code, r.text),
+        });
+        if r.code == 421 {
+            self.ended = Some(format!("closed by the server ({})", r.text));
+        }
     }
 
     // -----------------------------------------------------------------------------------
@@ -927,7 +1088,15 @@ impl<'a> Conn<'a> {
             tls: self.tls,
             auth_user: self.auth_user.clone(),
             helo: greeted.name,
+            session: self.log.id(),
         };
+        let kept = self.log.on().then(|| EventKind::Message {
+            id: message.id.clone(),
+            from: message.from.clone(),
+            rcpts: message.rcpts.clone(),
+            subject: message.subject(),
+            size: message.data.len(),
+        });
         if let Some(maildir) = &shared.maildir
             && maildir
                 .deliver(&message, &shared.hostname, self.peer, greeted.esmtp)
@@ -948,6 +1117,7 @@ impl<'a> Conn<'a> {
             );
             return;
         }
+        self.kept = kept;
         let text = format!("Ok: queued as {id}");
         self.say(250, "2.0.0", &text);
     }

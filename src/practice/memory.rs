@@ -224,4 +224,199 @@ mod tests {
         assert_eq!(server.session(input, 0).messages.len(), 1);
         assert!(server.session(b"QUIT\r\n", 0).messages.is_empty());
     }
+
+    /// A server whose events are collected.
+    fn watched() -> (
+        MemoryServer,
+        std::sync::Arc<std::sync::Mutex<Vec<crate::practice::Event>>>,
+    ) {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = {
+            let seen = seen.clone();
+            crate::practice::EventSink::new(move |e| seen.lock().unwrap().push(e.clone()))
+        };
+        let server = MemoryServer::new(PracticeConfig {
+            events: Some(sink),
+            ..PracticeConfig::default()
+        })
+        .unwrap();
+        (server, seen)
+    }
+
+    /// The events as `kind: detail` lines, the way a test reads them.
+    fn described(events: &[crate::practice::Event]) -> Vec<String> {
+        use crate::practice::EventKind as K;
+        events
+            .iter()
+            .map(|e| match &e.kind {
+                K::Connected => "connected".to_string(),
+                K::Hello { name, esmtp } => format!("hello {name} {esmtp}"),
+                K::Command {
+                    line,
+                    code,
+                    enhanced,
+                    ..
+                } => format!(
+                    "command {line} -> {code} {}",
+                    enhanced.as_deref().unwrap_or("-")
+                ),
+                K::Tls => "tls".to_string(),
+                K::Auth {
+                    mechanism,
+                    user,
+                    ok,
+                } => format!("auth {mechanism} {user:?} {ok}"),
+                K::Message {
+                    from,
+                    rcpts,
+                    subject,
+                    size,
+                    ..
+                } => format!("message {from} {rcpts:?} {subject:?} {size}"),
+                K::Error { what } => format!("error {what}"),
+                K::Closed { reason } => format!("closed {reason}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_session_as_events() {
+        let (mut server, seen) = watched();
+        let input = b"EHLO client.example\r\nAUTH PLAIN AGFsaWNlAGFsaWNlcGFzcw==\r\n\
+            MAIL FROM:<a@example.org>\r\nRCPT TO:<no-such@example.org>\r\nRCPT TO:<b@example.org>\r\n\
+            DATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\nYWxpY2VwYXNz\r\nQUIT\r\n";
+        for read_size in [0, 1] {
+            seen.lock().unwrap().clear();
+            server.session(input, read_size);
+            let events = seen.lock().unwrap().clone();
+            assert_eq!(
+                described(&events),
+                [
+                    "connected",
+                    "command EHLO client.example -> 250 -",
+                    "hello client.example true",
+                    "command AUTH PLAIN <redacted> -> 235 2.7.0",
+                    "auth PLAIN Some(\"alice\") true",
+                    "command MAIL FROM:<a@example.org> -> 250 2.1.0",
+                    "command RCPT TO:<no-such@example.org> -> 550 5.1.1",
+                    "command RCPT TO:<b@example.org> -> 250 2.1.5",
+                    "command DATA -> 354 -",
+                    "command . -> 250 2.0.0",
+                    "message a@example.org [\"b@example.org\"] \"hi\" 21",
+                    "command <12 octets of base64, not shown> -> 500 5.5.2",
+                    "command QUIT -> 221 2.0.0",
+                    "closed QUIT",
+                ],
+                "read size {read_size}"
+            );
+            let session = events[0].session;
+            assert!(
+                events
+                    .iter()
+                    .all(|e| e.session == session && e.peer == MEMORY_PEER)
+            );
+        }
+    }
+
+    // Safety rule 5: what a client sends in an AUTH exchange never becomes an event.
+    #[test]
+    fn auth_responses_never_reach_an_event() {
+        let (mut server, seen) = watched();
+        // LOGIN with the user as initial response, then the password; a failed PLAIN;
+        // CRAM-MD5 cancelled.
+        let input = b"EHLO c.example\r\nAUTH PLAIN AGFsaWNlAHdyb25n\r\nAUTH LOGIN YWxpY2U=\r\n\
+            YWxpY2VwYXNz\r\nAUTH LOGIN\r\nQUIT\r\n";
+        server.session(input, 0);
+        let events = seen.lock().unwrap().clone();
+        let json: Vec<String> = events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        let all = json.join("\n");
+        for secret in [
+            "alicepass",
+            "YWxpY2VwYXNz",
+            "AGFsaWNlAHdyb25n",
+            "YWxpY2U=",
+            "wrong",
+        ] {
+            assert!(!all.contains(secret), "{secret} in:\n{all}");
+        }
+        let d = described(&events);
+        assert!(
+            d.contains(&"command AUTH PLAIN <redacted> -> 535 5.7.8".to_string()),
+            "{d:?}"
+        );
+        assert!(d.contains(&"auth PLAIN None false".to_string()), "{d:?}");
+        assert!(
+            d.contains(&"auth LOGIN Some(\"alice\") true".to_string()),
+            "{d:?}"
+        );
+        // A second AUTH after success: 503, no AUTH event.
+        assert!(
+            d.contains(&"command AUTH LOGIN -> 503 5.5.1".to_string()),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn sessions_are_numbered_and_trouble_is_reported() {
+        let (mut server, seen) = watched();
+        server.session(b"NOOP\r\n", 0);
+        server.session(b"EHLO c.example\r\nSTARTTLS\r\n", 0);
+        let events = seen.lock().unwrap().clone();
+        let first = events[0].session;
+        let last = events.last().unwrap();
+        assert_eq!(last.session, first + 1);
+        let d = described(&events);
+        assert_eq!(
+            d[d.len() - 3..],
+            [
+                "command STARTTLS -> 220 2.0.0",
+                "error the TLS handshake after STARTTLS failed",
+                "closed TLS handshake failed",
+            ]
+        );
+        assert!(d.contains(&"closed client closed".to_string()), "{d:?}");
+    }
+
+    #[test]
+    fn too_many_errors_end_the_session_with_an_error_event() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = {
+            let seen = seen.clone();
+            crate::practice::EventSink::new(move |e| seen.lock().unwrap().push(e.clone()))
+        };
+        let mut server = MemoryServer::new(PracticeConfig {
+            events: Some(sink),
+            limits: crate::practice::Limits {
+                max_errors: 2,
+                ..crate::practice::Limits::default()
+            },
+            ..PracticeConfig::default()
+        })
+        .unwrap();
+        server.session(b"XYZZY\r\nXYZZY\r\nNOOP\r\n", 0);
+        let d = described(&seen.lock().unwrap());
+        assert_eq!(
+            d[1..],
+            [
+                "command XYZZY -> 500 5.5.2",
+                "command XYZZY -> 500 5.5.2",
+                "error 421 4.7.0 practice.smtpsh.test too many errors (2); closing the connection",
+                "closed closed by the server (practice.smtpsh.test too many errors (2); closing the connection)",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_sink_no_events_and_nothing_kept_for_them() {
+        let mut server = server();
+        let session = server.session(
+            b"EHLO c.example\r\nMAIL FROM:<>\r\nRCPT TO:<b@x.example>\r\nDATA\r\nx\r\n.\r\n",
+            0,
+        );
+        assert_eq!(session.messages.len(), 1);
+        assert!(session.messages[0].session >= 1);
+    }
 }

@@ -54,12 +54,14 @@ use crate::smtp::auth::Secret;
 
 pub mod cert;
 mod conn;
+pub mod events;
 mod memory;
 mod sasl;
 pub mod server;
 pub mod store;
 mod users;
 
+pub use events::{Event, EventKind, EventSink};
 pub use memory::{MEMORY_PEER, MemoryServer, MemorySession};
 pub use server::PracticeServer;
 pub use store::{Mailbox, Message, MessageInfo};
@@ -89,6 +91,8 @@ pub struct PracticeConfig {
     pub limits: Limits,
     /// The name in the greeting, in EHLO, in CRAM-MD5 challenges and in the certificate.
     pub hostname: String,
+    /// Where to report what happens in each session (the teacher's log); `None`: nowhere.
+    pub events: Option<EventSink>,
 }
 
 impl Default for PracticeConfig {
@@ -102,6 +106,7 @@ impl Default for PracticeConfig {
             maildir: None,
             limits: Limits::default(),
             hostname: DEFAULT_HOSTNAME.to_string(),
+            events: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use super::conn::{self, Shared};
+use super::events::Hub;
 use super::store::{Mailbox, Maildir};
 use super::{PracticeConfig, cert};
 use crate::error::Error;
@@ -200,6 +201,7 @@ pub(super) fn prepare(
         acceptor: made.acceptor,
         maildir,
         seq: AtomicU64::new(1),
+        events: Hub::new(config.events),
     };
     Ok(Prepared {
         shared,

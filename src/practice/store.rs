@@ -40,6 +40,9 @@ pub struct Message {
     pub auth_user: Option<String>,
     /// The EHLO or HELO name the client gave.
     pub helo: String,
+    /// The session it came in (the number the teacher's log shows, see
+    /// [`super::events::Event::session`]).
+    pub session: u64,
 }
 
 impl Message {
@@ -68,6 +71,8 @@ pub struct MessageInfo {
     pub tls: bool,
     /// The AUTH user, if any.
     pub auth_user: Option<String>,
+    /// The session it came in.
+    pub session: u64,
 }
 
 /// The messages a practice server accepted. Cloning is cheap: clones share one mailbox.
@@ -135,6 +140,7 @@ impl Mailbox {
                 subject: m.subject(),
                 tls: m.tls,
                 auth_user: m.auth_user.clone(),
+                session: m.session,
             })
             .collect()
     }
@@ -262,7 +268,7 @@ impl Maildir {
         peer: SocketAddr,
         esmtp: bool,
     ) -> io::Result<PathBuf> {
-        let name = self.unique_name(message.received, hostname);
+        let name = self.unique_name(message, hostname);
         let tmp = self.root.join("tmp").join(&name);
         let new = self.root.join("new").join(&name);
         let result = (|| {
@@ -279,21 +285,47 @@ impl Maildir {
         Ok(new)
     }
 
-    /// `time.M<usec>P<pid>Q<seq>R<random>.host`, the form maildir(5) recommends.
-    fn unique_name(&self, when: SystemTime, hostname: &str) -> String {
-        let since = when.duration_since(UNIX_EPOCH).unwrap_or_default();
+    /// `time.M<usec>P<pid>Q<seq>R<random>_s<session>[_<user>].host`: the form maildir(5)
+    /// recommends, with the session and the AUTH user added to the unique part so a
+    /// teacher's `ls new/` tells whose message is which. maildir(5) only forbids `/` and
+    /// `:` there; the user is kept to letters, digits and `@+=-`, anything else written `_`
+    /// (uniqueness comes from the rest), so every system's file names can hold it.
+    fn unique_name(&self, message: &Message, hostname: &str) -> String {
+        let since = message
+            .received
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut random = [0u8; 4];
         let _ = getrandom::fill(&mut random);
         // maildir(5): `/` and `:` in the host part are written as octal escapes.
         let host = hostname.replace('/', "\\057").replace(':', "\\072");
+        let user = message
+            .auth_user
+            .as_deref()
+            .map(|u| {
+                let safe: String = u
+                    .chars()
+                    .take(64)
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "@+=-".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                format!("_{safe}")
+            })
+            .unwrap_or_default();
         format!(
-            "{}.M{}P{}Q{}R{:08x}.{}",
+            "{}.M{}P{}Q{}R{:08x}_s{}{user}.{}",
             since.as_secs(),
             since.subsec_micros(),
             std::process::id(),
             seq,
             u32::from_be_bytes(random),
+            message.session,
             host
         )
     }
@@ -350,7 +382,7 @@ pub(crate) fn rfc5322_date(when: SystemTime) -> String {
 }
 
 /// Days since 1970-01-01 to (year, month 1–12, day 1–31), Howard Hinnant's algorithm.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z % 146_097;
@@ -377,6 +409,7 @@ mod tests {
             tls: true,
             auth_user: Some("alice".into()),
             helo: "client.example".into(),
+            session: 7,
         }
     }
 
@@ -470,6 +503,11 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.parent().unwrap(), root.join("new"));
         assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+        let name = a.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.ends_with("_s7_alice.practice.smtpsh.test"),
+            "the session and the user name the file: {name}"
+        );
         let text = String::from_utf8(fs::read(&a).unwrap()).unwrap();
         assert_eq!(
             text,
@@ -480,5 +518,28 @@ mod tests {
              \tMon, 2 Jan 2006 15:04:05 +0000\r\n\
              Subject: hi\r\n\r\nbody\r\n"
         );
+    }
+
+    #[test]
+    fn maildir_names_keep_to_safe_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::create(dir.path()).unwrap();
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mut m = message(b"x\r\n");
+        m.auth_user = Some("a.b/c:d\\e f@x+y=z-1\u{e9}".into());
+        let path = maildir.deliver(&m, "h.example", peer, true).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.ends_with("_s7_a_b_c_d_e_f@x+y=z-1_.h.example"),
+            "{name}"
+        );
+        assert!(!name.starts_with('.'));
+        m.auth_user = None;
+        let path = maildir.deliver(&m, "h.example", peer, true).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(name.ends_with("_s7.h.example"), "{name}");
+        // maildir(5): time.unique.host, the unique part with neither `/` nor `:`.
+        let unique = name.split('.').nth(1).unwrap();
+        assert!(!unique.contains([':', '/']), "{unique}");
     }
 }
