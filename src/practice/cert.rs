@@ -1,5 +1,4 @@
-//! Certificates made here: the practice server's, made fresh at every start, and the
-//! throwaway ones the tests use — generated with rcgen, signed with RustCrypto's pure-Rust
+//! Certificates made here: the practice server's, and the throwaway ones the tests use — generated with rcgen, signed with RustCrypto's pure-Rust
 //! keys, and served through native-tls (TLS 1.2 and later, as safety rule 1 asks of
 //! clients).
 //!
@@ -9,11 +8,12 @@
 //! (rust-native-tls#233, #225). Everything here is Rust, so building for any target needs no
 //! C compiler.
 //!
-//! The practice certificate names `localhost`, `127.0.0.1`, `::1`, the server's hostname and
-//! the listening address when it is a specific one, so a client that trusts the PEM
-//! (`--cafile`) verifies it whichever of those it typed. It is its own CA (basicConstraints
-//! CA:TRUE, critical), which is what lets OpenSSL and Python use it as a trust anchor
-//! directly.
+//! The practice certificate ([`practice_spec`]) names `localhost`, `127.0.0.1`, `::1`, the
+//! server's hostname and every address and name it is reached by ([`Reach`]), so a client
+//! that trusts the PEM (`--cafile`) verifies it whichever of those it typed. It is its own
+//! CA (basicConstraints CA:TRUE, critical), which is what lets OpenSSL and Python use it as
+//! a trust anchor directly. Whether it is made at each start, kept across restarts or the
+//! teacher's own is `served`'s business.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -27,10 +27,12 @@ use rcgen::{
 };
 use sha2::{Digest, Sha256};
 
+use super::reach::Reach;
 use crate::net::tls::colon_hex;
 
-/// How long the practice certificate is valid: a classroom server runs for days, not years.
-const VALID_DAYS: u32 = 90;
+/// How long a practice certificate made for one run is valid: a classroom server runs for
+/// days, not years.
+pub const VALID_DAYS: u32 = 90;
 
 /// An hour of slack for clocks that are a little behind.
 const SLACK: Duration = Duration::from_secs(3600);
@@ -302,52 +304,47 @@ impl SigningKey for Key {
     }
 }
 
-/// The practice server's certificate, with what a user is shown of it.
-pub(crate) struct PracticeCert {
-    /// The acceptor for STARTTLS.
-    pub acceptor: native_tls::TlsAcceptor,
-    /// The certificate as PEM, for `--cert-out`.
-    pub pem: String,
-    /// SHA-256 of the DER certificate, colon-separated upper-case hex.
-    pub fingerprint: String,
-}
-
-/// What goes into the practice certificate for `hostname` (and `listen`, when it is a
-/// specific address): CN=localhost, O=smtpsh practice server, and the names above.
-pub fn practice_spec(hostname: &str, listen: IpAddr) -> CertSpec {
+/// What goes into the practice certificate: CN=localhost, O=smtpsh practice server, valid
+/// for `days`, naming `localhost`, the server's `hostname`, this machine's host name, the
+/// names the teacher gave, `127.0.0.1`, `::1` and every address the server is reached at
+/// ([`Reach`]).
+pub fn practice_spec(hostname: &str, reach: &Reach, days: u32) -> CertSpec {
     let now = SystemTime::now();
-    let mut dns_names = vec!["localhost".to_string()];
-    if hostname != "localhost" && is_dns_name(hostname) {
-        dns_names.push(hostname.to_string());
+    let mut dns_names: Vec<String> = Vec::new();
+    let candidates = ["localhost", hostname]
+        .into_iter()
+        .chain(reach.host.as_deref())
+        .chain(reach.given.iter().map(String::as_str));
+    for name in candidates {
+        let name = name.to_ascii_lowercase();
+        if is_dns_name(&name) && !dns_names.contains(&name) {
+            dns_names.push(name);
+        }
     }
     let mut ips: Vec<IpAddr> = vec![[127, 0, 0, 1].into(), std::net::Ipv6Addr::LOCALHOST.into()];
-    if !listen.is_unspecified() && !listen.is_loopback() {
-        ips.push(listen);
+    for ip in &reach.addrs {
+        if !ips.contains(ip) {
+            ips.push(*ip);
+        }
     }
     CertSpec {
         common_name: "localhost".into(),
-        organization: Some("smtpsh practice server".into()),
+        organization: Some(PRACTICE_ORGANIZATION.into()),
         dns_names,
         ips,
         not_before: now - SLACK,
-        not_after: now + VALID_DAYS * DAY,
+        not_after: now + days * DAY,
         key: KeyKind::native(),
         purpose: Purpose::Server,
     }
 }
 
-/// Make the practice certificate for `hostname` and `listen` and its acceptor.
-pub(crate) fn make_practice(hostname: &str, listen: IpAddr) -> Result<PracticeCert, CertError> {
-    let made = self_signed(&practice_spec(hostname, listen))?;
-    Ok(PracticeCert {
-        acceptor: made.acceptor()?,
-        fingerprint: made.fingerprint(),
-        pem: made.cert_pem,
-    })
-}
+/// The organisation every practice certificate names: how a client tells a practice
+/// certificate from others (see `crate::net::tls`, "the certificate changed").
+pub const PRACTICE_ORGANIZATION: &str = "smtpsh practice server";
 
 /// Whether `name` can be a dNSName: LDH labels (underscores tolerated), dots between.
-fn is_dns_name(name: &str) -> bool {
+pub(crate) fn is_dns_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|label| {
@@ -367,27 +364,43 @@ mod tests {
     use super::*;
     use crate::net::tls::summary::describe;
 
+    fn reach(addrs: &[&str], host: Option<&str>, given: &[&str]) -> Reach {
+        Reach {
+            addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            host: host.map(String::from),
+            host_leads_here: false,
+            given: given.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
     #[test]
     fn certificate_names_and_fingerprint() {
-        let listen: IpAddr = "192.0.2.7".parse().unwrap();
-        let made = make_practice("practice.smtpsh.test", listen).unwrap();
-        let der = pem::parse(&made.pem).unwrap().into_contents();
-        let d = describe(&der).unwrap();
+        let r = reach(
+            &["192.0.2.7", "127.0.0.1", "fd00::2"],
+            Some("teacher"),
+            &["mail.class.example", "Teacher"],
+        );
+        let made = self_signed(&practice_spec("practice.smtpsh.test", &r, VALID_DAYS)).unwrap();
+        let d = describe(&made.der).unwrap();
         assert_eq!(
             d.names,
             [
                 "localhost",
                 "practice.smtpsh.test",
+                "teacher",
+                "mail.class.example",
                 "127.0.0.1",
                 "::1",
-                "192.0.2.7"
+                "192.0.2.7",
+                "fd00::2"
             ]
         );
         assert_eq!(d.subject, "CN=localhost, O=smtpsh practice server");
         assert_eq!(d.issuer, d.subject);
-        assert_eq!(made.fingerprint, d.sha256);
-        assert_eq!(made.fingerprint.len(), 32 * 3 - 1);
-        assert!(made.fingerprint.split(':').all(|h| {
+        let fingerprint = made.fingerprint();
+        assert_eq!(fingerprint, d.sha256);
+        assert_eq!(fingerprint.len(), 32 * 3 - 1);
+        assert!(fingerprint.split(':').all(|h| {
             h.len() == 2
                 && h.bytes()
                     .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase())
@@ -396,7 +409,7 @@ mod tests {
 
     #[test]
     fn loopback_listen_adds_nothing_and_odd_hostnames_are_left_out() {
-        let spec = practice_spec("not a name", "127.0.0.1".parse().unwrap());
+        let spec = practice_spec("not a name", &reach(&["127.0.0.1"], None, &["a b"]), 1);
         assert_eq!(spec.dns_names, ["localhost"]);
         assert_eq!(spec.ips.len(), 2);
         assert!(is_dns_name("a-b.c_d.example"));
@@ -439,7 +452,7 @@ mod tests {
         for key in [KeyKind::P256, KeyKind::Rsa2048] {
             let spec = CertSpec {
                 key,
-                ..practice_spec("practice.smtpsh.test", "127.0.0.1".parse().unwrap())
+                ..practice_spec("practice.smtpsh.test", &reach(&["127.0.0.1"], None, &[]), 1)
             };
             let made = self_signed(&spec).unwrap();
             assert!(made.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));

@@ -52,7 +52,11 @@ impl MemoryServer {
     /// `addr` is not used), its certificate made for `127.0.0.1`.
     pub fn new(config: PracticeConfig) -> Result<MemoryServer, Error> {
         let maildir = server::open(&config)?;
-        let prepared = server::prepare(config, maildir, MEMORY_PEER.ip())?;
+        let reach = super::Reach {
+            addrs: vec![MEMORY_PEER.ip()],
+            ..super::Reach::default()
+        };
+        let prepared = server::prepare(config, maildir, &reach)?;
         Ok(MemoryServer {
             shared: prepared.shared,
         })

@@ -3,7 +3,8 @@
 //!
 //! What it speaks: EHLO/HELO, MAIL (SIZE, BODY=7BIT|8BITMIME, SMTPUTF8), RCPT, DATA, RSET,
 //! NOOP, VRFY, EXPN (disabled), HELP, QUIT, STARTTLS (RFC 3207) with a self-signed
-//! certificate made at start, AUTH PLAIN LOGIN CRAM-MD5 (RFC 4954) with practice users,
+//! certificate that names every way in (made at start, or kept across restarts: [`served`]),
+//! AUTH PLAIN LOGIN CRAM-MD5 (RFC 4954) with practice users,
 //! ENHANCEDSTATUSCODES (RFC 2034) and PIPELINING (RFC 2920).
 //!
 //! # The practice rules (documented so a teacher can build exercises on them)
@@ -41,10 +42,12 @@
 //!
 //! Files: [`server`] (listener, threads, shutdown), `conn` (one connection's state
 //! machine; addresses and parameters are checked by [`crate::smtp::syntax`], the grammar
-//! the client uses too), `sasl` (checking AUTH responses),
-//! [`store`] (the mailbox and Maildir), [`cert`] (certificates made with rcgen, served through
-//! native-tls), `users`, and `memory` ([`MemoryServer`]: sessions over bytes in memory, for
-//! tests and fuzzing).
+//! the client uses too), [`events`] (what a connection reports, for the teacher's log),
+//! `sasl` (checking AUTH responses), [`store`] (the mailbox and Maildir), [`cert`]
+//! (certificates made with rcgen, served through native-tls), [`reach`] (the addresses and
+//! names students reach the server by), [`served`] (the certificate served: fresh, kept or
+//! the teacher's), `users`, and `memory` ([`MemoryServer`]: sessions over bytes in memory,
+//! for tests and fuzzing).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -56,13 +59,17 @@ pub mod cert;
 mod conn;
 pub mod events;
 mod memory;
+pub mod reach;
 mod sasl;
+pub mod served;
 pub mod server;
 pub mod store;
 mod users;
 
 pub use events::{Event, EventKind, EventSink};
 pub use memory::{MEMORY_PEER, MemoryServer, MemorySession};
+pub use reach::Reach;
+pub use served::{CertOrigin, CertSource};
 pub use server::PracticeServer;
 pub use store::{Mailbox, Message, MessageInfo};
 pub use users::{default_users, parse_users, read_users};
@@ -93,6 +100,11 @@ pub struct PracticeConfig {
     pub hostname: String,
     /// Where to report what happens in each session (the teacher's log); `None`: nowhere.
     pub events: Option<EventSink>,
+    /// Where the certificate comes from: made for this run (the default), kept across
+    /// restarts, or the teacher's own.
+    pub cert: CertSource,
+    /// More names the certificate must hold (`--cert-name`): a DNS name students use.
+    pub cert_names: Vec<String>,
 }
 
 impl Default for PracticeConfig {
@@ -107,6 +119,8 @@ impl Default for PracticeConfig {
             limits: Limits::default(),
             hostname: DEFAULT_HOSTNAME.to_string(),
             events: None,
+            cert: CertSource::Fresh,
+            cert_names: Vec::new(),
         }
     }
 }

@@ -12,10 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use super::PracticeConfig;
 use super::conn::{self, Shared};
 use super::events::Hub;
+use super::reach::Reach;
+use super::served::{self, CertOrigin, Served};
 use super::store::{Mailbox, Maildir};
-use super::{PracticeConfig, cert};
 use crate::error::Error;
 use crate::smtp::reply::{Code, Reply};
 use crate::smtp::syntax;
@@ -25,6 +27,9 @@ pub struct PracticeServer {
     addr: SocketAddr,
     cert_pem: String,
     fingerprint: String,
+    cert_names: Vec<String>,
+    cert_origin: CertOrigin,
+    reach: Reach,
     mailbox: Mailbox,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
@@ -62,7 +67,11 @@ impl PracticeServer {
         let addr = listener
             .local_addr()
             .map_err(|e| bind_error(config.addr, &e))?;
-        let prepared = prepare(config, maildir, addr.ip())?;
+        // `::` serves IPv4 too unless the socket is IPv6-only (Windows' default).
+        let dual_stack =
+            addr.is_ipv6() && !socket2::SockRef::from(&listener).only_v6().unwrap_or(true);
+        let reach = Reach::of(addr, dual_stack, &config.cert_names);
+        let prepared = prepare(config, maildir, &reach)?;
         let mailbox = prepared.shared.mailbox.clone();
         let shared = Arc::new(prepared.shared);
         let stop = Arc::new(AtomicBool::new(false));
@@ -78,8 +87,11 @@ impl PracticeServer {
         };
         Ok(PracticeServer {
             addr,
-            cert_pem: prepared.cert_pem,
-            fingerprint: prepared.fingerprint,
+            cert_pem: prepared.served.pem,
+            fingerprint: prepared.served.fingerprint,
+            cert_names: prepared.served.names,
+            cert_origin: prepared.served.origin,
+            reach,
             mailbox,
             stop,
             accept: Some(accept),
@@ -92,10 +104,24 @@ impl PracticeServer {
         self.addr
     }
 
-    /// The self-signed certificate made at start, PEM (for `--cert-out`, and a client's
-    /// `--cafile`).
+    /// The certificate served, PEM (for `--cert-out`, and a client's `--cafile`).
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem
+    }
+
+    /// The names and addresses the certificate holds (its subjectAltName).
+    pub fn cert_names(&self) -> &[String] {
+        &self.cert_names
+    }
+
+    /// Where the certificate came from: made now, kept, reused, the teacher's own.
+    pub fn cert_origin(&self) -> &CertOrigin {
+        &self.cert_origin
+    }
+
+    /// How students reach this server.
+    pub fn reach(&self) -> &Reach {
+        &self.reach
     }
 
     /// SHA-256 of the certificate, colon-separated upper-case hex, the form the shell
@@ -172,25 +198,20 @@ pub(super) fn open(config: &PracticeConfig) -> Result<Option<Maildir>, Error> {
         .transpose()
 }
 
-/// What every connection shares, with a certificate made for `listen`, and what a user is
-/// shown of that certificate.
+/// What every connection shares, with the certificate to serve.
 pub(super) struct Prepared {
     pub shared: Shared,
-    pub cert_pem: String,
-    pub fingerprint: String,
+    pub served: Served,
 }
 
-/// Make the certificate and the state every connection shares.
+/// Get the certificate for a server reached by `reach`, and make the state every
+/// connection shares.
 pub(super) fn prepare(
     config: PracticeConfig,
     maildir: Option<Maildir>,
-    listen: IpAddr,
+    reach: &Reach,
 ) -> Result<Prepared, Error> {
-    let made = cert::make_practice(&config.hostname, listen).map_err(|e| {
-        Error::Tls(format!(
-            "could not make the practice server's certificate: {e}"
-        ))
-    })?;
+    let served = served::serve(&config.cert, &config.hostname, reach)?;
     let shared = Shared {
         mailbox: Mailbox::new(config.limits.max_stored),
         hostname: config.hostname,
@@ -198,16 +219,12 @@ pub(super) fn prepare(
         require_auth: config.require_auth,
         require_tls: config.require_tls,
         limits: config.limits,
-        acceptor: made.acceptor,
+        acceptor: served.acceptor.clone(),
         maildir,
         seq: AtomicU64::new(1),
         events: Hub::new(config.events),
     };
-    Ok(Prepared {
-        shared,
-        cert_pem: made.pem,
-        fingerprint: made.fingerprint,
-    })
+    Ok(Prepared { shared, served })
 }
 
 /// Refuse a configuration that can't work, saying what to change.
@@ -414,7 +431,8 @@ mod tests {
             ..PracticeConfig::default()
         };
         let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let shared = Arc::new(prepare(config, None, local).unwrap().shared);
+        let reach = Reach::of(SocketAddr::new(local, 0), false, &[]);
+        let shared = Arc::new(prepare(config, None, &reach).unwrap().shared);
         let registry = Arc::new(Registry::default());
         let listener = TcpListener::bind((local, 0)).unwrap();
         for i in 0..3 {

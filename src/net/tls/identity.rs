@@ -17,29 +17,35 @@ use x509_parser::prelude::FromDer;
 use super::summary::subject_of;
 use crate::error::Error;
 
-/// A client identity ready for native-tls, and the subject the summary shows.
-pub(super) struct ClientIdentity {
+/// An identity ready for native-tls, and the subject the summary shows.
+pub(crate) struct ClientIdentity {
     pub identity: native_tls::Identity,
     pub subject: String,
 }
 
 /// Read `cert` (a PEM chain, leaf first) and its key from `key` or, without it, from the
-/// same file.
-pub(super) fn load(cert: &Path, key: Option<&Path>) -> Result<ClientIdentity, Error> {
+/// same file. `options` names the options the files came from, for the messages: `--tls-cert`
+/// and `--tls-key` here; the practice server's `--cert` and `--key` load theirs this way too.
+pub(crate) fn load(
+    cert: &Path,
+    key: Option<&Path>,
+    options: (&str, &str),
+) -> Result<ClientIdentity, Error> {
+    let (cert_option, key_option) = options;
     let text = std::fs::read(cert)
-        .map_err(|e| Error::Usage(format!("cannot read --tls-cert {}: {e}", cert.display())))?;
+        .map_err(|e| Error::Usage(format!("cannot read {cert_option} {}: {e}", cert.display())))?;
     let blocks = pem::parse_many(&text).unwrap_or_default();
     let chain: Vec<&pem::Pem> = blocks.iter().filter(|b| b.tag() == "CERTIFICATE").collect();
     let Some(leaf) = chain.first() else {
         return Err(Error::Usage(format!(
-            "--tls-cert {} holds no PEM certificate",
+            "{cert_option} {} holds no PEM certificate",
             cert.display()
         )));
     };
     let key_path = key.unwrap_or(cert);
     let key_text = match key {
         Some(k) => std::fs::read(k)
-            .map_err(|e| Error::Usage(format!("cannot read --tls-key {}: {e}", k.display())))?,
+            .map_err(|e| Error::Usage(format!("cannot read {key_option} {}: {e}", k.display())))?,
         None => text.clone(),
     };
     let no_key = || {
@@ -47,9 +53,9 @@ pub(super) fn load(cert: &Path, key: Option<&Path>) -> Result<ClientIdentity, Er
             "{} holds no unencrypted PEM private key{} (decrypt one with: openssl pkey -in KEY -out KEY.pem)",
             key_path.display(),
             if key.is_none() {
-                " (give it with --tls-key FILE)"
+                format!(" (give it with {key_option} FILE)")
             } else {
-                ""
+                String::new()
             }
         ))
     };
@@ -132,6 +138,11 @@ fn belongs(pkcs8: &[u8], cert_der: &[u8]) -> Option<bool> {
 mod tests {
     use super::*;
     use crate::practice::cert::{CertSpec, KeyKind, self_signed};
+
+    /// `load` as `--tls-cert` and `--tls-key` call it.
+    fn load(cert: &Path, key: Option<&Path>) -> Result<ClientIdentity, Error> {
+        super::load(cert, key, ("--tls-cert", "--tls-key"))
+    }
 
     fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
         let p = dir.join(name);

@@ -12,7 +12,7 @@
 //! says, and under `--insecure` what is wrong with it), `identity` (the client certificate).
 
 pub mod hello;
-mod identity;
+pub(crate) mod identity;
 pub mod summary;
 
 use std::io::{self, Read, Write};
@@ -128,7 +128,11 @@ impl Setup {
         }
         let mut client_subject = None;
         if let Some(cert) = &opts.client_cert {
-            let id = identity::load(cert, opts.client_key.as_deref())?;
+            let id = identity::load(
+                cert,
+                opts.client_key.as_deref(),
+                ("--tls-cert", "--tls-key"),
+            )?;
             client_subject = Some(id.subject);
             b.identity(id.identity);
         }
