@@ -263,7 +263,7 @@ pub struct Cli {
     #[arg(long)]
     pub pipeline: bool,
 
-    /// The transcript as JSON Lines on stdout
+    /// The transcript as JSON Lines on stdout (with --serve: the server's events)
     #[arg(long)]
     pub json: bool,
 
@@ -295,15 +295,37 @@ pub struct Cli {
 
     /// Run only the practice server, on ADDR (default 127.0.0.1:2525), for a classroom
     ///
-    /// Prints the address, the practice users and the certificate's SHA-256 fingerprint, and
-    /// serves until Ctrl-C. Students connect with `smtpsh --cafile CERT HOST:PORT` after
-    /// --cert-out wrote CERT.
+    /// Prints the address, the practice users, the certificate and a student command for
+    /// every address and name the server is reached by, then a live log of every session
+    /// (with --json, its events as JSON Lines) and, at exit, a summary per student. On a
+    /// terminal the teacher> prompt takes :inbox [N], :summary and :quit. The certificate
+    /// names every way in and is kept across restarts (beside the history file), so saved
+    /// copies keep working. Students connect with `smtpsh --starttls --cafile CERT --explain
+    /// HOST:PORT` after --cert-out wrote CERT.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:2525", conflicts_with = "target")]
     pub serve: Option<String>,
 
     /// With --serve or --practice: write the server's certificate (PEM) to FILE
     #[arg(long, value_name = "FILE")]
     pub cert_out: Option<PathBuf>,
+
+    /// With --serve or --practice: serve the certificate in FILE (PEM, leaf first)
+    ///
+    /// Instead of the practice certificate smtpsh makes; its private key comes from --key
+    /// FILE, or from FILE itself. The banner lists only the ways in it names.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// With --cert: the certificate's private key (PEM)
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// With --serve or --practice: a name the certificate must hold too (repeatable)
+    ///
+    /// A DNS name students reach the server by, besides this machine's addresses and host
+    /// name, which it holds anyway.
+    #[arg(long, value_name = "NAME", conflicts_with = "cert")]
+    pub cert_name: Vec<String>,
 
     /// With --serve or --practice: practice users from FILE, one `name:password` a line
     #[arg(long, value_name = "FILE")]

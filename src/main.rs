@@ -17,7 +17,7 @@ use smtpsh::error::{Error, Exit, ExpectationFailed, Interrupted, UsageError, exi
 use smtpsh::net::tls::TlsOptions;
 use smtpsh::session::{Config, Session};
 use smtpsh::shell::progress::{Bars, Counter};
-use smtpsh::shell::{ask::TtyAsk, exec, practice, repl, script};
+use smtpsh::shell::{ask::TtyAsk, exec, practice, repl, script, teacher};
 use smtpsh::smtp::{auth::Secret, command};
 use smtpsh::transcript::{Event, Style, Transcript};
 
@@ -178,6 +178,8 @@ fn check_server_options(cli: &Cli) -> anyhow::Result<()> {
     }
     let given = [
         (cli.cert_out.is_some(), "--cert-out"),
+        (cli.cert.is_some(), "--cert"),
+        (!cli.cert_name.is_empty(), "--cert-name"),
         (cli.users.is_some(), "--users"),
         (cli.maildir.is_some(), "--maildir"),
         (cli.require_auth, "--require-auth"),
@@ -209,7 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(addr) = &cli.serve {
-        return practice::serve(&cli, addr);
+        return teacher::serve(&cli, addr);
     }
     // `--practice`: the server runs in this process for the whole session (dropped at exit).
     let practice_server = if cli.practice {

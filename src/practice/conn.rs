@@ -415,13 +415,23 @@ impl<'a> Conn<'a> {
         };
         let text = line.map(String::from_utf8_lossy).unwrap_or_default();
         let verb = Verb::of_line(&text);
-        let mut replies = said.into_iter();
         let command = |line: String, r: Said| EventKind::Command {
             line,
             code: r.code,
             enhanced: r.enhanced,
             reply: r.text,
         };
+        // A name accepted: said first, so that whoever shows the EHLO line knows the name.
+        if matches!(verb, Verb::Ehlo | Verb::Helo)
+            && said.first().is_some_and(|r| r.code == 250)
+            && let Some(g) = &self.greeted
+        {
+            self.log.emit(EventKind::Hello {
+                name: g.name.clone(),
+                esmtp: g.esmtp,
+            });
+        }
+        let mut replies = said.into_iter();
         let mut last = None;
         match verb {
             // The reply to an AUTH is the one that ended its exchange (after the 334s).
@@ -460,14 +470,6 @@ impl<'a> Conn<'a> {
             }
         }
         match (&verb, last) {
-            (Verb::Ehlo | Verb::Helo, Some(250)) => {
-                if let Some(g) = &self.greeted {
-                    self.log.emit(EventKind::Hello {
-                        name: g.name.clone(),
-                        esmtp: g.esmtp,
-                    });
-                }
-            }
             (Verb::Starttls, Some(220)) if self.tls => self.log.emit(EventKind::Tls),
             (Verb::Starttls, Some(220)) => {
                 self.ended = Some("TLS handshake failed".into());

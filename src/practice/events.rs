@@ -220,7 +220,7 @@ fn looks_like_base64(line: &str) -> bool {
     let b = line.as_bytes();
     b == b"="
         || (b.len() >= 4
-            && b.len() % 4 == 0
+            && b.len().is_multiple_of(4)
             && b.iter()
                 .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=')
             && !b

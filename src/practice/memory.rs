@@ -297,8 +297,8 @@ mod tests {
                 described(&events),
                 [
                     "connected",
-                    "command EHLO client.example -> 250 -",
                     "hello client.example true",
+                    "command EHLO client.example -> 250 -",
                     "command AUTH PLAIN <redacted> -> 235 2.7.0",
                     "auth PLAIN Some(\"alice\") true",
                     "command MAIL FROM:<a@example.org> -> 250 2.1.0",

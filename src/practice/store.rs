@@ -73,6 +73,8 @@ pub struct MessageInfo {
     pub auth_user: Option<String>,
     /// The session it came in.
     pub session: u64,
+    /// The EHLO or HELO name the client gave.
+    pub helo: String,
 }
 
 /// The messages a practice server accepted. Cloning is cheap: clones share one mailbox.
@@ -141,6 +143,7 @@ impl Mailbox {
                 tls: m.tls,
                 auth_user: m.auth_user.clone(),
                 session: m.session,
+                helo: m.helo.clone(),
             })
             .collect()
     }

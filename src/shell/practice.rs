@@ -1,13 +1,15 @@
-//! The front end's side of the practice server: `--serve` (a classroom server that runs
-//! until Ctrl-C), `--practice` (a server in this process, connected to), and `:inbox`.
-//! The server itself is [`crate::practice`]; this file only starts it and shows its mail.
+//! The front end's side of the practice server: its settings from the command line,
+//! starting it (for `--practice`, a server in this process, connected to; `--serve` is
+//! [`super::teacher`]), and `:inbox`, which shows its mail to a student of `--practice` and
+//! to the teacher of `--serve`. The server itself is [`crate::practice`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use crate::cli::Cli;
 use crate::error::{Error, UsageError};
-use crate::practice::{self, Mailbox, PracticeConfig, PracticeServer};
+use crate::practice::{self, CertSource, Mailbox, PracticeConfig, PracticeServer};
 use crate::smtp::escape::escape_bytes;
 use crate::transcript::counted;
 
@@ -15,7 +17,7 @@ use crate::transcript::counted;
 static INBOX: OnceLock<Mailbox> = OnceLock::new();
 
 /// The server's settings from the command line; `addr` is where to listen.
-fn config(cli: &Cli, addr: SocketAddr) -> anyhow::Result<PracticeConfig> {
+pub(crate) fn config(cli: &Cli, addr: SocketAddr) -> anyhow::Result<PracticeConfig> {
     let mut c = PracticeConfig {
         addr,
         ..PracticeConfig::default()
@@ -26,72 +28,38 @@ fn config(cli: &Cli, addr: SocketAddr) -> anyhow::Result<PracticeConfig> {
     c.maildir = cli.maildir.clone();
     c.require_auth = cli.require_auth;
     c.require_tls = cli.require_tls;
+    c.cert_names = cli.cert_name.clone();
+    if let Some(cert) = &cli.cert {
+        // The key may be in the certificate's file.
+        c.cert = CertSource::Files {
+            cert: cert.clone(),
+            key: cli.key.clone().unwrap_or_else(|| cert.clone()),
+        };
+    }
     Ok(c)
 }
 
-fn start(cli: &Cli, addr: SocketAddr) -> anyhow::Result<PracticeServer> {
-    let server = PracticeServer::start(config(cli, addr)?)?;
+/// Where `--serve` keeps its certificate across restarts: beside the history, in
+/// `$XDG_DATA_HOME/smtpsh/` (`~/.local/share/smtpsh/`; `%APPDATA%\smtpsh\` on Windows).
+pub(crate) fn kept_cert_dir() -> Option<PathBuf> {
+    super::repl::default_history_path().and_then(|h| h.parent().map(PathBuf::from))
+}
+
+/// Start the server and make its mailbox the one `:inbox` shows; write `--cert-out`.
+pub(crate) fn start(cli: &Cli, config: PracticeConfig) -> anyhow::Result<PracticeServer> {
+    let server = PracticeServer::start(config)?;
     if let Some(path) = &cli.cert_out {
         std::fs::write(path, server.cert_pem())
             .map_err(|e| UsageError(format!("cannot write --cert-out {}: {e}", path.display())))?;
     }
+    let _ = INBOX.set(server.mailbox());
     Ok(server)
 }
 
 /// `--practice`: start the server on a free loopback port. The caller connects to
 /// [`PracticeServer::addr`], trusting [`PracticeServer::cert_pem`].
 pub fn start_local(cli: &Cli) -> anyhow::Result<PracticeServer> {
-    let server = start(cli, SocketAddr::from(([127, 0, 0, 1], 0)))?;
-    let _ = INBOX.set(server.mailbox());
-    Ok(server)
-}
-
-/// `--serve [ADDR]`: run only the server, printing what students need, until Ctrl-C.
-pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
-    let addr: SocketAddr = addr.parse().map_err(|_| {
-        UsageError(format!(
-            "--serve {addr:?}: expected IP:PORT, e.g. 127.0.0.1:2525 or [::1]:2525"
-        ))
-    })?;
-    let server = start(cli, addr)?;
-    let users = match &cli.users {
-        Some(p) => format!("from {}", p.display()),
-        None => practice::default_users()
-            .iter()
-            .map(|u| format!("{}/{}", u.name, u.password.expose()))
-            .collect::<Vec<_>>()
-            .join(", "),
-    };
-    println!("smtpsh practice server on {}", server.addr());
-    println!("  users        {users}");
-    println!("  certificate  SHA-256 {}", server.fingerprint());
-    match &cli.cert_out {
-        Some(p) => println!(
-            "  students     smtpsh --starttls --cafile {} {}",
-            p.display(),
-            server.addr()
-        ),
-        None => println!(
-            "  students     smtpsh {}   (add --cert-out FILE to hand out the certificate for STARTTLS)",
-            server.addr()
-        ),
-    }
-    if cli.require_auth || cli.require_tls {
-        println!(
-            "  requires     {}",
-            [(cli.require_tls, "STARTTLS"), (cli.require_auth, "AUTH")]
-                .iter()
-                .filter(|r| r.0)
-                .map(|r| r.1)
-                .collect::<Vec<_>>()
-                .join(" and ")
-        );
-    }
-    println!("Ctrl-C stops it.");
-    loop {
-        // The server runs in its own threads; this one only keeps the process alive.
-        std::thread::park();
-    }
+    start(cli, config(cli, SocketAddr::from(([127, 0, 0, 1], 0)))?)
 }
 
 /// Recipients as `<a@x> <b@y>`.
@@ -105,6 +73,16 @@ fn angle_list(rcpts: &[String]) -> String {
 
 /// `:inbox` (list) and `:inbox N` (one message).
 pub fn inbox(n: Option<usize>) -> Result<String, Error> {
+    show_inbox(n, false)
+}
+
+/// The teacher's `:inbox` of `--serve`: as [`inbox`], and each message says which session
+/// (the number the log shows) and which machine (its EHLO name) it came from.
+pub(crate) fn teacher_inbox(n: Option<usize>) -> Result<String, Error> {
+    show_inbox(n, true)
+}
+
+fn show_inbox(n: Option<usize>, teacher: bool) -> Result<String, Error> {
     let Some(mb) = INBOX.get() else {
         return Err(Error::Usage(
             ":inbox works with the built-in practice server: start smtpsh with --practice".into(),
@@ -120,8 +98,13 @@ pub fn inbox(n: Option<usize>) -> Result<String, Error> {
             counted(list.len() as u64, "message")
         );
         for m in list {
+            let from_where = if teacher {
+                format!("#{} {}  ", m.session, m.helo)
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
-                "  {:>3}  {:<10} {:>7} octets  from <{}> to {}{}{}  {}\n",
+                "  {:>3}  {:<10} {:>7} octets  {from_where}from <{}> to {}{}{}  {}\n",
                 m.n,
                 m.id,
                 m.size,
@@ -144,8 +127,13 @@ pub fn inbox(n: Option<usize>) -> Result<String, Error> {
             counted(mb.len() as u64, "message")
         ))
     })?;
+    let session = if teacher {
+        format!(", session #{}", m.session)
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "message {n} ({}), from <{}> to {}, greeted as {}{}{}\n",
+        "message {n} ({}){session}, from <{}> to {}, greeted as {}{}{}\n",
         m.id,
         m.from,
         angle_list(&m.rcpts),

@@ -41,6 +41,16 @@ pub fn out_of_order(state: &State, verb: &Verb) -> Option<String> {
     Some(why.to_string())
 }
 
+/// The five stages of a session, as the tutorial and `:state` name them, with how each is
+/// reached; the teacher's summary of `--serve` counts them too.
+pub const STAGES: [(&str, &str); 5] = [
+    ("handshake", "greeting, EHLO (and STARTTLS, AUTH)"),
+    ("sender", "MAIL FROM:<address>"),
+    ("recipients", "RCPT TO:<address>, once per recipient"),
+    ("message data", "DATA, the message, a lone '.'"),
+    ("end", "QUIT (or RSET and another message)"),
+];
+
 /// `:state` in teaching form: the five stages of a session with the current one marked,
 /// then TLS and AUTH.
 pub fn stages(state: &State) -> String {
@@ -52,19 +62,12 @@ pub fn stages(state: &State) -> String {
         (Some(_), true, Stage::Rcpt(_)) => Some(2),
         (Some(_), true, Stage::Data) => Some(3),
     };
-    let rows = [
-        ("handshake", "greeting, EHLO (and STARTTLS, AUTH)"),
-        ("sender", "MAIL FROM:<address>"),
-        ("recipients", "RCPT TO:<address>, once per recipient"),
-        ("message data", "DATA, the message, a lone '.'"),
-        ("end", "QUIT (or RSET and another message)"),
-    ];
     let mut out = String::new();
     match &state.target {
         Some(t) => out.push_str(&format!("connected to {t}\n")),
         None => out.push_str("not connected (:connect TARGET)\n"),
     }
-    for (i, (name, how)) in rows.iter().enumerate() {
+    for (i, (name, how)) in STAGES.iter().enumerate() {
         let mark = if current == Some(i) { "->" } else { "  " };
         let extra = match (i, state.stage) {
             (2, Stage::Rcpt(n)) => format!(" ({n} accepted)"),

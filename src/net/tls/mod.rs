@@ -9,8 +9,10 @@
 //! `peer_certificate()` read with x509-parser ([`summary`]).
 //!
 //! Files: [`hello`] (the socket tap and the ServerHello), [`summary`] (what a certificate
-//! says, and under `--insecure` what is wrong with it), `identity` (the client certificate).
+//! says, and under `--insecure` what is wrong with it), `identity` (the client certificate),
+//! `changed` (what a failure means when `--cafile` holds a practice server's certificate).
 
+mod changed;
 pub mod hello;
 pub(crate) mod identity;
 pub mod summary;
@@ -175,7 +177,10 @@ pub fn handshake<S: Read + Write>(
     let setup = Setup::new(opts)?;
     let stream = match setup.connector.connect(name, Tap::new(stream)) {
         Ok(s) => s,
-        Err(HandshakeError::Failure(e)) => return Err(handshake_failed(&e.to_string(), name)),
+        Err(HandshakeError::Failure(e)) => {
+            let err = handshake_failed(&e.to_string(), name);
+            return Err(changed::explain(err, opts.cafile.as_deref(), name));
+        }
         Err(HandshakeError::WouldBlock(_)) => {
             return Err(Error::Tls("TLS handshake timed out".to_string()));
         }
