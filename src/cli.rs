@@ -298,7 +298,7 @@ pub struct Cli {
     /// Prints the address, the practice users, the certificate and a student command for
     /// every address and name the server is reached by, then a live log of every session
     /// (with --json, its events as JSON Lines) and, at exit, a summary per student. On a
-    /// terminal the teacher> prompt takes :inbox [N], :summary and :quit. The certificate
+    /// terminal the teacher> prompt takes :inbox, :inbox N, :summary and :quit. The certificate
     /// names every way in and is kept across restarts (beside the history file), so saved
     /// copies keep working. Students connect with `smtpsh --starttls --cafile CERT --explain
     /// HOST:PORT` after --cert-out wrote CERT.

@@ -230,12 +230,12 @@ fn looks_like_base64(line: &str) -> bool {
                 .any(|&c| c == b'='))
 }
 
-/// `2026-12-02T09:32:06.123Z` (RFC 3339 §5.6, UTC).
+/// [`rfc3339_text`], for serde.
 fn rfc3339<S: Serializer>(when: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&rfc3339_text(*when))
 }
 
-/// See [`rfc3339`].
+/// `2026-12-02T09:32:06.123Z` (RFC 3339 §5.6, UTC, to the millisecond).
 pub fn rfc3339_text(when: SystemTime) -> String {
     let since = when.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
