@@ -172,7 +172,7 @@ mod tests {
             p.contains("\\-\\-script FILE"),
             "options with their arguments"
         );
-        assert!(p.contains("\\fB:connect TARGET"), "shell commands");
+        assert!(p.contains("\\fB:connect [TARGET]"), "shell commands");
         assert!(p.contains("\\fB130\\fR") || !Exit::TABLE.contains("130"));
         // The printf example is one literal line with single spaces.
         let ex = p

@@ -205,8 +205,12 @@ fn serve_runs_a_classroom_server() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
+    // A home of its own: --serve keeps its certificate under XDG_DATA_HOME.
     let mut server = Command::new(BIN)
         .args(["--serve", &addr, "--cert-out", cert.to_str().unwrap()])
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

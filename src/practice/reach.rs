@@ -18,7 +18,8 @@ pub struct Reach {
     /// The addresses it serves that a client can connect to: non-loopback first, in the
     /// order the system lists them, then loopback.
     pub addrs: Vec<IpAddr>,
-    /// This machine's host name (when it is a DNS name), whether or not it resolves.
+    /// This machine's host name (when it is a DNS name and the server listens beyond
+    /// loopback), whether or not it resolves.
     pub host: Option<String>,
     /// Whether the host name resolves, here, to a non-loopback address the server serves:
     /// only then is it a way in for the class.
@@ -37,11 +38,17 @@ impl Reach {
         } else {
             Vec::new()
         };
-        let host = gethostname::gethostname()
-            .into_string()
-            .ok()
-            .map(|h| h.to_ascii_lowercase())
-            .filter(|h| super::cert::is_dns_name(h) && h != "localhost");
+        // On loopback only this machine connects, by address or `localhost`; elsewhere the
+        // class may use the host name.
+        let host = if listen.ip().is_loopback() {
+            None
+        } else {
+            gethostname::gethostname()
+                .into_string()
+                .ok()
+                .map(|h| h.to_ascii_lowercase())
+                .filter(|h| super::cert::is_dns_name(h) && h != "localhost")
+        };
         Reach::from_parts(
             listen.ip(),
             dual_stack,

@@ -29,7 +29,7 @@ pub enum ShellCmd {
     /// Help on a shell command or an SMTP verb
     #[command(visible_alias = "h", alias = "?")]
     Help(Help),
-    /// Connect (again) to TARGET
+    /// Connect (again) to TARGET; without it, to the last target again
     #[command(alias = "open")]
     Connect(Connect),
     /// STARTTLS, then EHLO again; stops if TLS can't be had
@@ -75,13 +75,14 @@ pub struct Help {
     pub topic: Option<String>,
 }
 
-/// `:connect TARGET [--starttls|--tls-on-connect] [--lmtp] [--mx]`
+/// `:connect [TARGET] [--starttls|--tls-on-connect] [--lmtp] [--mx]`
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct Connect {
     /// host, host:port, an IPv6 address in brackets with :port, smtp://, smtps://, lmtp:// or
-    /// unix:/path; with --mx, a domain
+    /// unix:/path; with --mx, a domain. Without it: the target of the last connection (a
+    /// fresh session after QUIT, as the tutorial's lessons start)
     #[arg(value_name = "TARGET")]
-    pub target: String,
+    pub target: Option<String>,
     /// EHLO, STARTTLS, EHLO again after the greeting; TLS is required
     #[arg(long, conflicts_with = "tls_on_connect")]
     pub starttls: bool,
@@ -574,6 +575,12 @@ impl Help {
 
 impl Connect {
     fn run(self, session: &mut Session) -> anyhow::Result<Step> {
+        let target = match self.target {
+            Some(t) => t,
+            None => last_target(session).ok_or_else(|| {
+                UsageError(":connect needs a TARGET: there was no connection yet".into())
+            })?,
+        };
         let flags = ConnectFlags {
             starttls: self.starttls,
             tls_on_connect: self.tls_on_connect,
@@ -581,12 +588,24 @@ impl Connect {
             lmtp: self.lmtp,
         };
         let r = if self.mx {
-            exec::connect_mx(session, &self.target, None, flags)?
+            exec::connect_mx(session, &target, None, flags)?
         } else {
-            exec::connect(session, &self.target, None, flags)?
+            exec::connect(session, &target, None, flags)?
         };
         Ok(Step::Reply(r))
     }
+}
+
+/// The target of the session's last connection, as it was given (the transcript keeps it).
+fn last_target(session: &Session) -> Option<String> {
+    session
+        .transcript
+        .events()
+        .filter_map(|e| match e {
+            crate::transcript::Event::Connect { target, .. } => Some(target.clone()),
+            _ => None,
+        })
+        .last()
 }
 
 impl Auth {
@@ -743,7 +762,16 @@ mod tests {
             })
         ));
         assert!(parse(":connect h --starttls --tls-on-connect").is_err());
-        assert!(parse(":connect").is_err());
+        assert_eq!(
+            parse(":connect").unwrap(),
+            ShellCmd::Connect(Connect {
+                target: None,
+                starttls: false,
+                tls_on_connect: false,
+                lmtp: false,
+                mx: false,
+            })
+        );
         assert!(parse(":caps x").is_err());
         assert!(parse(":nope").is_err());
         assert!(parse(":").is_err());
@@ -786,7 +814,6 @@ mod tests {
             ":auth",
             ":auth GSSAPI",
             ":caps x",
-            ":connect",
             ":send --fast x",
             ":expect ok",
             ":inbox 0",

@@ -12,7 +12,7 @@ pub fn width() -> usize {
         .max(40)
 }
 
-/// One shell command's synopsis: `:connect TARGET [--starttls] …`.
+/// One shell command's synopsis: `:connect [TARGET] [--starttls] …`.
 pub fn synopsis(cmd: &clap::Command) -> String {
     let mut s = format!(":{}", cmd.get_name());
     for a in cmd.get_arguments() {
@@ -208,7 +208,7 @@ mod tests {
     fn synopses_show_arguments() {
         let c = definitions().find_subcommand("connect").unwrap();
         let s = synopsis(c);
-        assert!(s.starts_with(":connect TARGET"), "{s}");
+        assert!(s.starts_with(":connect [TARGET]"), "{s}");
         assert!(s.contains("[--starttls]"), "{s}");
         let c = definitions().find_subcommand("inbox").unwrap();
         assert_eq!(synopsis(c), ":inbox [N]");

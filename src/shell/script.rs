@@ -684,6 +684,9 @@ impl<R: BufRead> Runner<'_, R> {
     }
 
     fn command(&mut self, n: usize, cmd: Command) -> anyhow::Result<()> {
+        // A refused DATA whose script said so (`:expect 5xx` after it) has no body to skip:
+        // the next command ends its skipping, or a later message's body would be dropped.
+        self.skipping = None;
         self.sum.commands += 1;
         if self.session.input() == Input::AuthResponse {
             // The line answers the server's 334 to an AUTH typed by hand: a secret.

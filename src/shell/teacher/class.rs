@@ -97,7 +97,8 @@ impl Class {
         }
         let s = self.open.entry(event.session).or_default();
         s.ip.get_or_insert(event.peer.ip());
-        if event.kind.is_error() {
+        // A failed AUTH is counted once: by its 535.
+        if event.kind.is_error() && !matches!(event.kind, EventKind::Auth { .. }) {
             s.errors += 1;
         }
         match &event.kind {
