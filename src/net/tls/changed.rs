@@ -4,8 +4,9 @@
 //! certificate ([`PRACTICE_ORGANIZATION`]) for the very name being verified, a server that
 //! is not trusted is serving another certificate for that name: the teacher's server made a
 //! new one (its kept one no longer covered an address, or the teacher moved machines).
-//! When instead the saved practice certificate does not name what was typed, the student is
-//! told which names it holds.
+//! When instead the saved practice certificate does not name what was typed (the teacher's
+//! machine has a new address, or the student typed another name), the student is told
+//! which names it holds.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -48,15 +49,16 @@ pub(super) fn explain(err: Error, cafile: Option<&Path>, name: &str) -> Error {
     .any(|w| lower.contains(w));
     let mismatch = lower.contains("mismatch");
     let file = cafile.display();
-    if untrusted && practice.iter().any(|names| names_cover(names, name)) {
+    let named = practice.iter().any(|names| names_cover(names, name));
+    if untrusted && named {
         return Error::Tls(format!(
             "the practice server's certificate changed since you saved {file}: get the new one from the teacher ({text})"
         ));
     }
-    if mismatch && !practice.iter().any(|names| names_cover(names, name)) {
+    if (untrusted || mismatch) && !named {
         let held: Vec<String> = practice.concat();
         return Error::Tls(format!(
-            "{file}, the practice server's certificate, does not name {name:?}: connect to one of {} (as the teacher's banner lists them), or get a certificate that names {name:?} from the teacher ({text})",
+            "{file} holds a practice server's certificate, but not one for {name:?} (it names {}): connect by one of those names, or get the certificate the teacher's server uses now ({text})",
             held.join(", ")
         ));
     }
@@ -120,8 +122,18 @@ mod tests {
         let e = explain(Error::Tls(text.into()), Some(&cafile), "127.0.0.2");
         let m = e.to_string();
         assert!(
-            m.contains("the practice server's certificate, does not name \"127.0.0.2\": connect to one of localhost, practice.smtpsh.test, 127.0.0.1, ::1, 192.0.2.2"),
+            m.contains("holds a practice server's certificate, but not one for \"127.0.0.2\" (it names localhost, practice.smtpsh.test, 127.0.0.1, ::1, 192.0.2.2): connect by one of those names, or get the certificate the teacher's server uses now"),
             "{m}"
+        );
+        // A new address and a new certificate: the platform says only "self-signed".
+        let e = explain(
+            Error::Tls(SELF_SIGNED.replace("192.0.2.2", "127.0.0.2")),
+            Some(&cafile),
+            "127.0.0.2",
+        );
+        assert!(
+            e.to_string().contains("but not one for \"127.0.0.2\""),
+            "{e}"
         );
     }
 
@@ -136,8 +148,6 @@ mod tests {
         let cases = [
             (SELF_SIGNED, Some(other.as_path()), "192.0.2.2"),
             (SELF_SIGNED, None, "192.0.2.2"),
-            // The saved certificate does not name what was typed: not a change.
-            (SELF_SIGNED, Some(cafile.as_path()), "mail.example.org"),
             (
                 "TLS handshake failed: wrong version number",
                 Some(cafile.as_path()),
