@@ -20,6 +20,9 @@ never\t'Never'"
 complete -c smtpsh -l history -d 'History file for the interactive shell (default: $XDG_DATA_HOME/smtpsh/history)' -r -F
 complete -c smtpsh -l serve -d 'Run only the practice server, on ADDR (default 127.0.0.1:2525), for a classroom' -r
 complete -c smtpsh -l cert-out -d 'With --serve or --practice: write the server\'s certificate (PEM) to FILE' -r -F
+complete -c smtpsh -l cert -d 'With --serve or --practice: serve the certificate in FILE (PEM, leaf first)' -r -F
+complete -c smtpsh -l key -d 'With --cert: the certificate\'s private key (PEM)' -r -F
+complete -c smtpsh -l cert-name -d 'With --serve or --practice: a name the certificate must hold too (repeatable)' -r
 complete -c smtpsh -l users -d 'With --serve or --practice: practice users from FILE, one `name:password` a line' -r -F
 complete -c smtpsh -l maildir -d 'With --serve or --practice: keep received messages in the Maildir DIR too' -r -F
 complete -c smtpsh -l generate -d 'Write a shell completion script or the man page to stdout (for packagers)' -r -f -a "bash\t'bash completion'
@@ -38,7 +41,7 @@ complete -c smtpsh -l plaintext-auth -d 'Let :auth send credentials over a conne
 complete -c smtpsh -l check -d 'Check the script and connect to nothing: exit 0 when every line is good, else 2'
 complete -c smtpsh -l keep-going -d 'In a script, do not stop at an unexpected 4xx/5xx (still exits non-zero)'
 complete -c smtpsh -l pipeline -d 'In a script, send runs of MAIL/RCPT/RSET (ended by DATA or NOOP) as one write'
-complete -c smtpsh -l json -d 'The transcript as JSON Lines on stdout'
+complete -c smtpsh -l json -d 'The transcript as JSON Lines on stdout (with --serve: the server\'s events)'
 complete -c smtpsh -l no-history -d 'Keep no history file'
 complete -c smtpsh -l explain -d 'Under every reply, a plain-language line on what it means and what to try next'
 complete -c smtpsh -l practice -d 'Start the built-in practice server on 127.0.0.1 (a free port) and connect to it'

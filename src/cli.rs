@@ -64,6 +64,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "Serve the practice server to a classroom:",
         "smtpsh --serve 0.0.0.0:2525 --cert-out class.pem",
     ),
+    (
+        "Join that class (the command its banner prints):",
+        "smtpsh --starttls --cafile class.pem --explain HOST:2525",
+    ),
 ];
 
 /// The environment variables smtpsh reads.

@@ -48,7 +48,7 @@ pub fn render(cmd: clap::Command, out: &mut dyn Write) -> io::Result<()> {
         "[OPTIONS] TARGET < FILE",
         "--check [--script FILE]",
         "--practice [OPTIONS]",
-        "--serve [ADDR] [--cert-out FILE] [--users FILE] [--maildir DIR]",
+        "--serve [ADDR] [--cert-out FILE] [--cert FILE [--key FILE]] [--users FILE] [--maildir DIR] [--json]",
     ] {
         writeln!(out, ".br\n{} {}", b("smtpsh"), esc(form))?;
     }
