@@ -8,6 +8,7 @@
 //! lesson that starts afresh) add up in one row. A session that never said EHLO counts under
 //! its address alone.
 //!
+//! Names are kept escaped, as everything a client sends is before it reaches a terminal.
 //! Memory is bounded whatever clients send: open sessions are bounded by the server's
 //! connection limit, and students beyond [`MAX_STUDENTS`] (a flood of invented EHLO names)
 //! are counted together in one row.
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use crate::practice::{Event, EventKind};
 use crate::shell::teach::STAGES;
+use crate::smtp::escape::escape_str;
 use crate::transcript::counted;
 
 /// Students kept apart; more are counted in one row.
@@ -103,7 +105,7 @@ impl Class {
         }
         match &event.kind {
             EventKind::Hello { name, .. } => {
-                s.hello = Some(name.clone());
+                s.hello = Some(escape_str(name));
                 s.stages[0] = true;
             }
             EventKind::Command { line, code, .. } => {
@@ -124,7 +126,7 @@ impl Class {
                 }
             }
             EventKind::Tls => s.tls = true,
-            EventKind::Auth { user: Some(u), .. } => s.user = Some(u.clone()),
+            EventKind::Auth { user: Some(u), .. } => s.user = Some(escape_str(u)),
             EventKind::Message { .. } => s.messages += 1,
             EventKind::Closed { .. } => {
                 if let Some(s) = self.open.remove(&event.session) {

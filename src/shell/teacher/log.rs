@@ -19,6 +19,7 @@ use colored::Colorize as _;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::practice::{Event, EventKind};
+use crate::smtp::escape::escape_str;
 
 /// How the log is written.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +85,7 @@ pub fn line(event: &Event, who: &str, style: LogStyle) -> Option<String> {
             user,
             ok,
         } => match (ok, user) {
-            (true, Some(u)) => format!("authenticated as {u} ({mechanism})"),
+            (true, Some(u)) => format!("authenticated as {} ({mechanism})", escape_str(u)),
             _ => format!("AUTH {mechanism} failed"),
         },
         EventKind::Message {
@@ -94,10 +95,14 @@ pub fn line(event: &Event, who: &str, style: LogStyle) -> Option<String> {
             subject,
             size,
         } => {
-            let to: Vec<String> = rcpts.iter().map(|r| format!("<{r}>")).collect();
+            let to: Vec<String> = rcpts
+                .iter()
+                .map(|r| format!("<{}>", escape_str(r)))
+                .collect();
             paint(
                 format!(
-                    "message {id} from <{from}> to {}, {size} octets: {}",
+                    "message {id} from <{}> to {}, {size} octets: {}",
+                    escape_str(from),
                     to.join(" "),
                     if subject.is_empty() {
                         "(no subject)"

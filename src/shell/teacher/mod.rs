@@ -98,11 +98,13 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
     }
     let server = super::practice::start(cli, config)?;
     let text = banner::text(&server, cli, input == Input::Prompt, input == Input::Lines);
+    // Written, not printed: a closed stdout (`| head`) must not panic the server.
     if json {
-        eprint!("{text}");
+        let _ = io::stderr().write_all(text.as_bytes());
     } else {
-        print!("{text}");
-        let _ = io::stdout().flush();
+        let mut o = io::stdout().lock();
+        let _ = o.write_all(text.as_bytes());
+        let _ = o.flush();
     }
 
     let class = Arc::new(Mutex::new(Class::default()));
@@ -190,7 +192,10 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
                 // Ctrl-C, Ctrl-D or a signal while reading: leave.
                 Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
                 Err(e) => {
-                    eprintln!("smtpsh: the teacher> prompt failed: {e}; Ctrl-C stops the server");
+                    let _ = writeln!(
+                        io::stderr(),
+                        "smtpsh: the teacher> prompt failed: {e}; Ctrl-C stops the server"
+                    );
                     let _ = stop_rx.recv();
                     break;
                 }
@@ -287,20 +292,23 @@ impl Teacher {
     /// Text for the teacher: on stdout, or on stderr when stdout carries `--json`.
     fn say(&self, text: &str) {
         if self.json {
-            eprintln!("{text}");
+            let _ = writeln!(io::stderr(), "{text}");
         } else {
-            println!("{text}");
+            let _ = writeln!(io::stdout().lock(), "{text}");
         }
     }
 
     fn summary(&self) {
         let dropped = self.dropped.load(Ordering::Relaxed);
-        let c = lock(&self.class);
-        if self.json {
-            println!("{}", c.summary_json(dropped));
-        } else {
-            println!("{}", c.summary(dropped));
-        }
+        let text = {
+            let c = lock(&self.class);
+            if self.json {
+                c.summary_json(dropped)
+            } else {
+                c.summary(dropped)
+            }
+        };
+        let _ = writeln!(io::stdout().lock(), "{text}");
     }
 }
 
