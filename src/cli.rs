@@ -83,7 +83,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("NO_COLOR", "turn colour off (unless --color always)"),
     (
         "XDG_DATA_HOME",
-        "where the history file goes (default ~/.local/share)",
+        "where the history file and --serve's kept certificate go (default ~/.local/share)",
     ),
 ];
 
