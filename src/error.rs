@@ -60,12 +60,16 @@ pub enum Error {
     /// Bad input from the user that is not a command line (a bad target, an option).
     #[error("{0}")]
     Usage(String),
-    /// A file the user named can't be read.
-    #[error("cannot read {}", path.display())]
+    /// A file the user named can't be read (or written).
+    #[error("cannot {} {}{}", if *.write { "write" } else { "read" }, what.map(|w| format!("{w} ")).unwrap_or_default(), path.display())]
     File {
+        /// The option that named it (`--cafile`), if one did.
+        what: Option<&'static str>,
         /// The file.
         path: std::path::PathBuf,
-        /// Why.
+        /// Writing, not reading.
+        write: bool,
+        /// Why: the operating system's error, kept as the cause.
         #[source]
         source: io::Error,
     },
@@ -191,6 +195,28 @@ pub struct Interrupted(pub String);
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+impl Error {
+    /// A file that can't be read; `what` names the option that gave it (`--cafile`).
+    pub fn reading(what: Option<&'static str>, path: &std::path::Path, source: io::Error) -> Error {
+        Error::File {
+            what,
+            path: path.to_path_buf(),
+            write: false,
+            source,
+        }
+    }
+
+    /// A file that can't be written.
+    pub fn writing(what: Option<&'static str>, path: &std::path::Path, source: io::Error) -> Error {
+        Error::File {
+            what,
+            path: path.to_path_buf(),
+            write: true,
+            source,
+        }
+    }
+}
 
 impl From<LineError> for Error {
     fn from(e: LineError) -> Error {

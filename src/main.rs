@@ -60,12 +60,8 @@ fn hostname() -> String {
 
 fn password(cli: &Cli) -> anyhow::Result<Option<Secret>> {
     if let Some(path) = &cli.password_file {
-        let mut p = std::fs::read_to_string(path).map_err(|e| {
-            UsageError(format!(
-                "cannot read --password-file {}: {e}",
-                path.display()
-            ))
-        })?;
+        let mut p = std::fs::read_to_string(path)
+            .map_err(|e| Error::reading(Some("--password-file"), path, e))?;
         // One trailing newline is the file's, not the password's.
         if p.ends_with('\n') {
             p.pop();
@@ -83,7 +79,7 @@ fn password(cli: &Cli) -> anyhow::Result<Option<Secret>> {
 fn token(cli: &Cli) -> anyhow::Result<Option<Secret>> {
     let t = match &cli.token_file {
         Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| UsageError(format!("cannot read --token-file {}: {e}", path.display())))?,
+            .map_err(|e| Error::reading(Some("--token-file"), path, e))?,
         None => match std::env::var("SMTPSH_TOKEN") {
             Ok(t) => t,
             Err(_) => return Ok(None),
@@ -134,8 +130,8 @@ fn checked_script(cli: &Cli) -> anyhow::Result<CheckedScript> {
     };
     let (mut file, name) = match &cli.script {
         Some(p) => {
-            let mut f = std::fs::File::open(p)
-                .map_err(|e| UsageError(format!("cannot open --script {}: {e}", p.display())))?;
+            let mut f =
+                std::fs::File::open(p).map_err(|e| Error::reading(Some("--script"), p, e))?;
             // A pipe (`--script /dev/stdin`, `<(…)`) can be read only once.
             if !f.metadata().is_ok_and(|m| m.is_file()) {
                 f = spool(&mut f)?;
