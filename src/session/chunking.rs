@@ -55,7 +55,7 @@ impl Session {
     /// SMTPUTF8 and DSN checks of a MAIL or RCPT line (see [`ext::check_envelope`]): a
     /// refusal sends nothing; warnings are shown and the line goes.
     pub(super) fn check_envelope(&mut self, cmd: &Command) -> Result<(), Error> {
-        let warnings = ext::check_envelope(cmd.expose(), self.caps())?;
+        let warnings = ext::check_envelope(cmd, self.caps())?;
         for w in warnings {
             self.warn(w);
         }
