@@ -39,7 +39,10 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::from(0);
             }
-            eprintln!("smtpsh: error: {err:#}");
+            eprintln!(
+                "smtpsh: error: {}",
+                smtpsh::smtp::escape::escape_controls(&format!("{err:#}"))
+            );
             ExitCode::from(exit_code(&err) as u8)
         }
     }
@@ -413,7 +416,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         {
             return Err(e).context("connecting");
         }
-        eprintln!("smtpsh: error: {e:#}");
+        eprintln!(
+            "smtpsh: error: {}",
+            smtpsh::smtp::escape::escape_controls(&format!("{e:#}"))
+        );
     }
     repl::run(&mut session, history, color)
 }

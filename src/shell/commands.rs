@@ -336,15 +336,17 @@ impl ShellParser {
             return Err(LangError::Shell(unknown_command(name)));
         };
         let canonical = sub.get_name().to_string();
+        // Messages may quote what was typed: never with its control characters.
+        let shell = |m: String| LangError::Shell(crate::smtp::escape::escape_controls(&m));
         let mut argv = vec![canonical.clone()];
-        argv.extend(tokens(sub, rest).map_err(LangError::Shell)?);
+        argv.extend(tokens(sub, rest).map_err(shell)?);
         let matches = self
             .root
             .try_get_matches_from_mut(argv)
-            .map_err(|e| LangError::Shell(one_line(&canonical, &e)))?;
+            .map_err(|e| shell(one_line(&canonical, &e)))?;
         Root::from_arg_matches(&matches)
             .map(|r| r.cmd)
-            .map_err(|e| LangError::Shell(one_line(&canonical, &e)))
+            .map_err(|e| shell(one_line(&canonical, &e)))
     }
 }
 
@@ -475,13 +477,14 @@ fn one_line(name: &str, e: &clap::Error) -> String {
 
 /// "unknown shell command", with the nearest name when one is close (a typo).
 fn unknown_command(name: &str) -> String {
+    let shown = crate::smtp::escape::escape_controls(name);
     let near = crate::shell::suggest::nearest(
         &name.to_ascii_lowercase(),
         definitions().get_subcommands().map(|c| c.get_name()),
     );
     match near {
-        Some(n) => format!("unknown shell command :{name}; did you mean :{n}? (:help lists them)"),
-        None => format!("unknown shell command :{name}; type :help for the list"),
+        Some(n) => format!("unknown shell command :{shown}; did you mean :{n}? (:help lists them)"),
+        None => format!("unknown shell command :{shown}; type :help for the list"),
     }
 }
 
