@@ -6,9 +6,9 @@
 //! say it takes one is mangled or bounced further down the path, and the user can't see it
 //! happen. The DSN checks only warn: people test servers with odd parameters on purpose.
 //!
-//! The parameters are found by the shared grammar's lenient reading
-//! ([`syntax::scan_path_arg`]), so a line the practice server would refuse (a space after
-//! the colon, no brackets) is still checked and still sent.
+//! The checks take a [`Command`], whose parameters the shared grammar's lenient reading
+//! found ([`super::syntax::scan_path_arg`]), so a line the practice server would refuse (a
+//! space after the colon, no brackets) is still checked and still sent.
 
 use super::caps::Capabilities;
 use super::command::{Command, Verb};
