@@ -129,9 +129,22 @@ pub enum Error {
     /// The server sent data it must not send (for example after the 220 to STARTTLS).
     #[error("{0}")]
     Protocol(String),
-    /// TLS could not be set up or verified.
+    /// TLS could not be set up, or the handshake failed.
     #[error("{0}")]
     Tls(String),
+    /// The verifier refused the server's certificate. What the handshake showed of the
+    /// server is kept, so that the `:tls` report can say why without `--insecure`.
+    #[error(
+        "certificate verification failed for {name:?}: {reason} (use --cafile FILE to trust its CA, --tls-name NAME for another name, or --insecure)"
+    )]
+    Verify {
+        /// The name verified.
+        name: String,
+        /// The verifier's reason.
+        reason: String,
+        /// What the plaintext part of the handshake showed (in TLS 1.2, the chain).
+        seen: Box<crate::net::tls::Seen>,
+    },
     /// Not connected.
     #[error("not connected; use :connect HOST[:PORT]")]
     NotConnected,
@@ -157,7 +170,7 @@ impl Error {
                 Exit::Network
             }
             Error::Parse(_) | Error::Protocol(_) => Exit::Protocol,
-            Error::Tls(_) => Exit::Tls,
+            Error::Tls(_) | Error::Verify { .. } => Exit::Tls,
         }
     }
 
