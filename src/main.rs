@@ -296,6 +296,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             proxy: cli.proxy.clone(),
         },
         dns_server: cli.dns_server,
+        trust_anchor: cli.trust_anchor.clone(),
         explain: cli.explain || cli.practice,
         // The practice server runs inside this process: nothing crosses a network.
         plaintext_auth: cli.plaintext_auth || cli.practice,

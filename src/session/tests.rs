@@ -14,6 +14,7 @@ pub(crate) fn offline() -> Session {
         token: None,
         dial: crate::net::dial::DialOptions::default(),
         dns_server: None,
+        trust_anchor: None,
         explain: false,
         plaintext_auth: false,
     };

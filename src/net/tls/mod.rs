@@ -266,23 +266,62 @@ pub fn handshake_as<S: Read + Write>(
     opts: &TlsOptions,
     mode: Mode,
 ) -> Result<(TlsStream<S>, CertSummary), Error> {
+    run(stream, host, opts, mode).0
+}
+
+/// A handshake that only looks (verification off; `tls12` caps the protocol), and what the
+/// server's plaintext handshake showed whether it succeeded or not: for telling whether a
+/// port speaks TLS at all.
+pub fn look<S: Read + Write>(
+    stream: S,
+    host: &str,
+    opts: &TlsOptions,
+    tls12: bool,
+) -> (Result<(TlsStream<S>, CertSummary), Error>, Seen) {
+    run(stream, host, opts, Mode::Look { tls12 })
+}
+
+fn run<S: Read + Write>(
+    stream: S,
+    host: &str,
+    opts: &TlsOptions,
+    mode: Mode,
+) -> (Result<(TlsStream<S>, CertSummary), Error>, Seen) {
     let name = opts.tls_name.as_deref().unwrap_or(host);
-    let setup = Setup::for_mode(opts, mode)?;
+    let setup = match Setup::for_mode(opts, mode) {
+        Ok(s) => s,
+        Err(e) => return (Err(e), Seen::default()),
+    };
     let tap = Tap::new(stream);
     let watch = tap.watch();
-    let stream = match setup.connector.connect(name, tap) {
-        Ok(s) => s,
-        Err(HandshakeError::Failure(e)) => {
-            let st = watch.state();
-            return Err(failed(&e.to_string(), name, &st));
+    let result = match setup.connector.connect(name, tap) {
+        Ok(stream) => {
+            let insecure = opts.insecure || mode != Mode::Verify;
+            let summary = summarize(&stream, name, &setup, insecure, &watch.state());
+            Ok((stream, summary))
         }
+        Err(HandshakeError::Failure(e)) => Err(failed(&e.to_string(), name, &watch.state())),
         Err(HandshakeError::WouldBlock(_)) => {
-            return Err(Error::Tls("TLS handshake timed out".to_string()));
+            Err(Error::Tls("TLS handshake timed out".to_string()))
         }
     };
-    let insecure = opts.insecure || mode != Mode::Verify;
-    let summary = summarize(&stream, name, &setup, insecure, &watch.state());
-    Ok((stream, summary))
+    let seen = watch.state().seen().clone();
+    (result, seen)
+}
+
+/// smtpsh's own checks of the server's certificate `der` for `host` (dates, name,
+/// self-signed against `--cafile`), as under `--insecure`: what the certificate itself shows
+/// when the verifier refused it.
+pub fn check_leaf(der: &[u8], host: &str, opts: &TlsOptions) -> summary::Findings {
+    let name = opts.tls_name.as_deref().unwrap_or(host);
+    let mut anchors = Vec::new();
+    if let Some(pem) = opts.cafile.as_ref().and_then(|p| std::fs::read(p).ok()) {
+        anchors.extend(certificates(&pem));
+    }
+    for pem in &opts.extra_roots {
+        anchors.extend(certificates(pem.as_bytes()));
+    }
+    summary::check(der, name, SystemTime::now(), &anchors)
 }
 
 /// Check `--tls-cert`/`--tls-key` up front (readable, PEM, the key matches), so a mistake

@@ -178,8 +178,9 @@ pub enum ChainSource {
         /// The protocol of that connection.
         version: String,
         /// Whether it presented the same certificate as the first (a load balancer may
-        /// answer with another server).
-        same_leaf: bool,
+        /// answer with another server); `None` when the first one was not seen (TLS 1.3).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        same_leaf: Option<bool>,
     },
 }
 
@@ -337,7 +338,8 @@ impl TlsReport {
             );
         }
         if let ChainSource::SecondConnection {
-            same_leaf: false, ..
+            same_leaf: Some(false),
+            ..
         } = &source
         {
             notes.push("the second connection presented another certificate than the first (a load balancer, or a certificate changed since): the chain shown is the second one's".into());
@@ -631,7 +633,7 @@ mod tests {
             },
             ChainSource::SecondConnection {
                 version: "TLSv1.2".into(),
-                same_leaf: false,
+                same_leaf: Some(false),
             },
             TlsVerdict::NotChecked {
                 name: "x".into(),
