@@ -1,8 +1,9 @@
 //! MX lookups (RFC 5321 §5.1, RFC 7505) with hickory-resolver: the domain's MX hosts by
 //! preference, each with its addresses; the domain itself when it has no MX (the "implicit
 //! MX"); and the null MX that says a domain accepts no mail. The resolver is the system's or
-//! the one given by `--dns-server`. hickory is asynchronous: each lookup runs on a small
-//! current-thread tokio runtime made for it, so the rest of smtpsh stays synchronous.
+//! the one given by `--dns-server`, set up by the same code as net::dns. hickory is
+//! asynchronous: each lookup runs on a small current-thread tokio runtime made for it, so the
+//! rest of smtpsh stays synchronous.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
