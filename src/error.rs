@@ -44,7 +44,12 @@ EXIT STATUS:
   4  TLS: handshake or verification failed; STARTTLS not offered or refused when required
   5  protocol: the server sent a malformed or oversized reply, or data it must not send
 130  interrupted by Ctrl-C (SIGINT) (128 + 2, the shell convention); smtpsh said so and
-     ended the session first (a message in progress was not delivered)";
+     ended the session first (a message in progress was not delivered)
+--audit exits with the worst finding's code: 0 none; 1 a warning (a certificate nothing
+     authenticates or about to expire, unusable or unvalidated DANE records, MTA-STS
+     testing-mode problems); 3 a host unreachable, or a 421/554 greeting; 4 no STARTTLS,
+     a failed handshake, DANE records that match nothing or fail DNSSEC, an enforced
+     MTA-STS policy a host fails; 5 a protocol violation";
 }
 
 /// What went wrong below the front ends.
@@ -200,6 +205,29 @@ pub struct ExpectationFailed(pub String);
 #[error("{0}")]
 pub struct Interrupted(pub String);
 
+/// `--audit` found something: the worst finding's severity decides the exit status.
+#[derive(Debug, thiserror::Error)]
+#[error("{summary}")]
+pub struct AuditFindings {
+    /// The worst severity found.
+    pub worst: crate::audit::Severity,
+    /// What to say.
+    pub summary: String,
+}
+
+impl Exit {
+    /// The exit status of an `--audit` whose worst finding is `worst`.
+    pub fn of_finding(worst: crate::audit::Severity) -> Exit {
+        use crate::audit::Severity;
+        match worst {
+            Severity::Warning => Exit::Expectation,
+            Severity::Network => Exit::Network,
+            Severity::Tls => Exit::Tls,
+            Severity::Protocol => Exit::Protocol,
+        }
+    }
+}
+
 /// A usage error raised at the edge (bad options, bad shell-command arguments).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -222,6 +250,9 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         }
         if cause.downcast_ref::<Interrupted>().is_some() {
             return Exit::Interrupted;
+        }
+        if let Some(a) = cause.downcast_ref::<AuditFindings>() {
+            return Exit::of_finding(a.worst);
         }
         if cause.downcast_ref::<UsageError>().is_some()
             || cause.downcast_ref::<LineError>().is_some()
