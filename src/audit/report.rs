@@ -390,7 +390,10 @@ impl fmt::Display for AuditReport {
             "audit of {}: {}, {}, port {}",
             self.domain,
             crate::transcript::counted(hosts.len() as u64, "host"),
-            crate::transcript::counted(self.addresses.len() as u64, "address"),
+            match self.addresses.len() {
+                1 => "1 address".to_string(),
+                n => format!("{n} addresses"),
+            },
             self.port
         )?;
         if self.implicit_mx {
