@@ -107,14 +107,17 @@ impl Session {
                             "the certificate was refused; what the server presented, from a second connection{} that sent nothing after its handshake:",
                             said(&l)
                         );
-                        (
-                            o,
+                        let source = if l.tls12 {
                             ChainSource::SecondConnection {
                                 version: l.summary.version.clone(),
                                 same_leaf: None,
-                            },
-                            note,
-                        )
+                            }
+                        } else {
+                            ChainSource::LeafOnly {
+                                tls12_refused: true,
+                            }
+                        };
+                        (o, source, note)
                     }
                     Err(le) => {
                         self.warn(format!(
@@ -210,6 +213,17 @@ impl Session {
             let server = server(&target, Some(&peer));
             return Ok(match fetched {
                 None => s.report(server, now),
+                // The look was refused TLS 1.2: still the server's own certificate only.
+                Some(f) if !f.tls12 => {
+                    let (_, source) = s.chain();
+                    let source = match source {
+                        ChainSource::LeafOnly { .. } => ChainSource::LeafOnly {
+                            tls12_refused: true,
+                        },
+                        other => other,
+                    };
+                    TlsReport::new(server, s.observed(), source, s.verdict(), now)
+                }
                 Some(f) => {
                     let (chain, _) = f.summary.chain();
                     let observed = Observed {
@@ -266,7 +280,7 @@ impl Session {
             ));
         } else {
             self.note(format!(
-                "the server refuses TLS 1.2, and TLS 1.3 encrypts the chain: only its own certificate can be seen (second connection{})",
+                "the server refuses TLS 1.2, and TLS 1.3 encrypts the chain: only its own certificate can be seen; the second connection{}",
                 said(&looked)
             ));
         }
@@ -286,10 +300,14 @@ impl Session {
             }
         })?;
         let n = report.ders.len();
-        let what = if report.chain_source == ChainSource::LeafOnly {
-            " (the server's own only: TLS 1.3 hid the rest; :tls chain fetches it first)"
-        } else {
-            ""
+        let what = match report.chain_source {
+            ChainSource::LeafOnly {
+                tls12_refused: false,
+            } => " (the server's own only: TLS 1.3 hid the rest; :tls chain fetches it first)",
+            ChainSource::LeafOnly {
+                tls12_refused: true,
+            } => " (the server's own only: TLS 1.3 hides the rest, and the server refuses TLS 1.2)",
+            _ => "",
         };
         self.note(format!(
             "wrote {} as PEM to {}{what}",
@@ -345,7 +363,7 @@ impl Session {
             };
             return Ok(Known {
                 target,
-                leaf_only: source == ChainSource::LeafOnly,
+                leaf_only: matches!(source, ChainSource::LeafOnly { .. }),
                 chain,
                 pkix: s.verdict().problem(),
                 verified: s.verdict().is_verified(),
@@ -363,7 +381,7 @@ impl Session {
         if let Some(r) = &self.last_refused {
             return Ok(Known {
                 target: r.target.clone(),
-                leaf_only: r.report.chain_source == ChainSource::LeafOnly,
+                leaf_only: r.report.leaf_only(),
                 chain: r.report.ders.clone(),
                 pkix: r.report.verdict.problem(),
                 verified: false,
@@ -394,7 +412,8 @@ impl Session {
         let report = policy::dane_report(&dns, &t.host, t.port, &known.chain, now);
         let wants_ta = report.checks.iter().any(|c| c.record.usage == 2)
             && !matches!(report.verdict, Verdict::Verified { .. });
-        if known.leaf_only && wants_ta && self.link.is_some() {
+        let tried = self.link.as_ref().is_none_or(|l| l.fetched.is_some());
+        if known.leaf_only && wants_ta && !tried {
             self.note("a DANE-TA record needs the chain above the server's certificate, which TLS 1.3 hid: fetching it (as :tls chain does)");
             self.fetch_chain_quietly()?;
             let known = self.known_chain()?;
@@ -486,9 +505,5 @@ struct Known {
 
 /// ` (it sent: EHLO x, STARTTLS, QUIT)`, or nothing for implicit TLS.
 fn said(l: &Looked) -> String {
-    if l.sent.is_empty() {
-        " (implicit TLS; it sent nothing but the handshake)".into()
-    } else {
-        format!(" (it sent {})", l.sent.join(", "))
-    }
+    l.said()
 }

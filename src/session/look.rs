@@ -75,6 +75,25 @@ pub struct Looked {
     pub sent: Vec<String>,
     /// Whether it was capped at TLS 1.2.
     pub tls12: bool,
+    /// Whether the target is implicit TLS (nothing before the handshake).
+    pub implicit: bool,
+}
+
+impl Looked {
+    /// What the connection sent, for a note: ` (it sent EHLO x, STARTTLS, QUIT)`, or for
+    /// implicit TLS ` (implicit TLS: the handshake, then QUIT)`.
+    pub fn said(&self) -> String {
+        if self.implicit {
+            let then: Vec<&str> = self.sent.iter().map(String::as_str).collect();
+            if then.is_empty() {
+                " (implicit TLS: the handshake, then nothing)".into()
+            } else {
+                format!(" (implicit TLS: the handshake, then {})", then.join(", "))
+            }
+        } else {
+            format!(" (it sent {})", self.sent.join(", "))
+        }
+    }
 }
 
 /// Look once: connect, STARTTLS if the target is not implicit TLS, the handshake (capped at
@@ -143,7 +162,13 @@ pub fn look(spec: &Spec, tls12: bool, then: Then) -> Result<Looked, Error> {
             return Err(e);
         }
     };
+    let implicit = spec.target.security == Security::Implicit;
     if then == Then::Quit {
+        // Implicit TLS: the greeting comes over TLS first (RFC 8314 §3.3); wait for it
+        // briefly, so that QUIT comes where SMTP expects it.
+        if implicit {
+            let _ = reply(&mut conn, QUIT_WAIT.min(spec.timeout));
+        }
         quit(&mut conn, &mut sent);
     }
     conn.close();
@@ -151,6 +176,7 @@ pub fn look(spec: &Spec, tls12: bool, then: Then) -> Result<Looked, Error> {
         summary,
         sent,
         tls12,
+        implicit,
     })
 }
 

@@ -118,7 +118,12 @@ impl CertSummary {
     pub fn chain(&self) -> (Vec<Vec<u8>>, ChainSource) {
         match &self.seen.chain {
             Some(c) if !c.is_empty() => (c.clone(), ChainSource::Handshake),
-            _ => (self.leaf.iter().cloned().collect(), ChainSource::LeafOnly),
+            _ => (
+                self.leaf.iter().cloned().collect(),
+                ChainSource::LeafOnly {
+                    tls12_refused: false,
+                },
+            ),
         }
     }
 

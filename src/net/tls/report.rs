@@ -171,7 +171,10 @@ pub enum ChainSource {
     Handshake,
     /// Only the server's own certificate: TLS 1.3 encrypted the Certificate message, and the
     /// platform hands over the peer certificate alone.
-    LeafOnly,
+    LeafOnly {
+        /// A second connection capped at TLS 1.2 was refused: the chain stays hidden.
+        tls12_refused: bool,
+    },
     /// A second connection, capped at TLS 1.2 (`:tls chain`, or the look after a failed
     /// verification).
     SecondConnection {
@@ -331,11 +334,20 @@ impl TlsReport {
                     .into(),
             );
         }
-        if source == ChainSource::LeafOnly {
-            notes.push(
+        match source {
+            ChainSource::LeafOnly {
+                tls12_refused: false,
+            } => notes.push(
                 "TLS 1.3 encrypts the chain, and the platform hands over the server's own certificate only: :tls chain fetches the rest over a second connection capped at TLS 1.2"
                     .into(),
-            );
+            ),
+            ChainSource::LeafOnly {
+                tls12_refused: true,
+            } => notes.push(
+                "TLS 1.3 encrypts the chain, and the server refuses TLS 1.2 (where it travels in plaintext): only its own certificate can be seen"
+                    .into(),
+            ),
+            _ => {}
         }
         if let ChainSource::SecondConnection {
             same_leaf: Some(false),
@@ -361,6 +373,11 @@ impl TlsReport {
     /// The days left of the certificate that expires first, if any was read.
     pub fn days_left(&self) -> Option<i64> {
         self.chain.iter().map(|c| c.days_left).min()
+    }
+
+    /// Whether only the server's own certificate is known.
+    pub fn leaf_only(&self) -> bool {
+        matches!(self.chain_source, ChainSource::LeafOnly { .. })
     }
 }
 
@@ -391,7 +408,7 @@ impl fmt::Display for TlsReport {
             ChainSource::Handshake => {
                 writeln!(f, "chain as the server sent it ({n} certificate{s}):")?
             }
-            ChainSource::LeafOnly => writeln!(f, "the server's own certificate:")?,
+            ChainSource::LeafOnly { .. } => writeln!(f, "the server's own certificate:")?,
             ChainSource::SecondConnection { version, .. } => writeln!(
                 f,
                 "chain as the server sent it on a second connection ({version}, {n} certificate{s}):"
