@@ -456,7 +456,12 @@ impl fmt::Display for AuditReport {
                         )
                     })
                     .collect();
-                certs.push(format!("  {who}:\n{}", chain.join("\n")));
+                let hidden = if t.leaf_only() {
+                    " (the server's own certificate: TLS 1.3 hid the rest)"
+                } else {
+                    ""
+                };
+                certs.push(format!("  {who}{hidden}:\n{}", chain.join("\n")));
             }
         }
         if !caps.is_empty() {

@@ -12,19 +12,21 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use super::peers::peer_on_path;
 
-/// The server, in Python: argv mode (starttls|implicit), min and max TLS version (1.2|1.3),
-/// chain file, key file. Prints its port; serves until its standard input closes; then
-/// prints one JSON list, a record per connection.
+/// The server, in Python: argv mode (starttls|implicit|nostarttls|busy), min and max TLS
+/// version (1.2|1.3), chain file, key file, the address and port to bind, and a file to
+/// write the records to as each connection ends. Prints its port; serves until its standard
+/// input closes; then prints one JSON list, a record per connection.
 const SERVER: &str = r#"
-import json, socket, ssl, sys, threading
-mode, vmin, vmax, chain, key = sys.argv[1:6]
+import json, os, socket, ssl, sys, threading
+mode, vmin, vmax, chain, key, host, port, log = sys.argv[1:9]
 versions = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.minimum_version = versions[vmin]
 ctx.maximum_version = versions[vmax]
 ctx.load_cert_chain(chain, key)
 listener = socket.socket()
-listener.bind(("127.0.0.1", 0))
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind((host, int(port)))
 listener.listen(16)
 listener.settimeout(0.1)
 print(listener.getsockname()[1], flush=True)
@@ -42,7 +44,12 @@ def serve(sock, rec):
             buf += got
         l, buf = buf.split(b"\n", 1)
         return l.rstrip(b"\r").decode("utf-8", "replace")
-    if mode == "starttls":
+    if mode == "busy":
+        sock.sendall(b"421 4.3.2 peer.test busy, try again later\r\n")
+        rec["end"] = "421"
+        sock.close()
+        return
+    if mode in ("starttls", "nostarttls"):
         sock.sendall(b"220 peer.test ESMTP ready\r\n")
         while True:
             l = line(sock)
@@ -51,7 +58,9 @@ def serve(sock, rec):
                 return
             rec["before"].append(l)
             verb = l.split(" ")[0].upper()
-            if verb == "EHLO":
+            if verb == "EHLO" and mode == "nostarttls":
+                sock.sendall(b"250-peer.test\r\n250 PIPELINING\r\n")
+            elif verb == "EHLO":
                 sock.sendall(b"250-peer.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
             elif verb == "STARTTLS":
                 sock.sendall(b"220 2.0.0 go ahead\r\n")
@@ -121,6 +130,11 @@ def guarded(sock, rec):
         serve(sock, rec)
     except Exception as e:
         rec["end"] = "error: %s: %s" % (type(e).__name__, e)
+    if log:
+        with lock:
+            with open(log + ".tmp", "w") as f:
+                json.dump(records, f)
+            os.replace(log + ".tmp", log)
 a = threading.Thread(target=accept, daemon=True)
 a.start()
 sys.stdin.read()
@@ -138,6 +152,10 @@ pub enum PeerMode {
     StartTls,
     /// TLS from the first byte.
     Implicit,
+    /// A greeting and EHLO, without STARTTLS.
+    NoStartTls,
+    /// A 421 greeting, then the connection closes.
+    Busy,
 }
 
 /// One connection, as the peer saw it.
@@ -162,6 +180,8 @@ pub struct TlsPeer {
     stdout: BufReader<ChildStdout>,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Where it writes its records as connections end (see [`TlsPeer::records`]).
+    log: Option<PathBuf>,
 }
 
 impl TlsPeer {
@@ -174,6 +194,28 @@ impl TlsPeer {
         chain: &PathBuf,
         key: &PathBuf,
     ) -> Option<TlsPeer> {
+        TlsPeer::start_at(
+            "127.0.0.1:0".parse().unwrap(),
+            mode,
+            min,
+            max,
+            chain,
+            key,
+            None,
+        )
+    }
+
+    /// As [`TlsPeer::start`], bound to `addr`, writing its records to `log` as each
+    /// connection ends.
+    pub fn start_at(
+        addr: std::net::SocketAddr,
+        mode: PeerMode,
+        min: &str,
+        max: &str,
+        chain: &PathBuf,
+        key: &PathBuf,
+        log: Option<PathBuf>,
+    ) -> Option<TlsPeer> {
         let python = peer_on_path("python3", "python3")?;
         let mut child = Command::new(python)
             .arg("-c")
@@ -181,11 +223,20 @@ impl TlsPeer {
             .arg(match mode {
                 PeerMode::StartTls => "starttls",
                 PeerMode::Implicit => "implicit",
+                PeerMode::NoStartTls => "nostarttls",
+                PeerMode::Busy => "busy",
             })
             .arg(min)
             .arg(max)
             .arg(chain)
             .arg(key)
+            .arg(addr.ip().to_string())
+            .arg(addr.port().to_string())
+            .arg(
+                log.as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -203,7 +254,18 @@ impl TlsPeer {
             stdin,
             stdout,
             port,
+            log,
         })
+    }
+
+    /// The connections that have ended so far (from the log file of [`TlsPeer::start_at`]).
+    pub fn records(&self) -> Vec<PeerConn> {
+        let json = self
+            .log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_else(|| "[]".into());
+        parse(&json)
     }
 
     /// `127.0.0.1:PORT`.
@@ -220,6 +282,13 @@ impl TlsPeer {
         let mut json = String::new();
         let _ = self.stdout.read_to_string(&mut json);
         let _ = self.child.wait();
+        parse(&json)
+    }
+}
+
+/// The records, from the peer's JSON.
+fn parse(json: &str) -> Vec<PeerConn> {
+    {
         let v: serde_json::Value = serde_json::from_str(json.trim())
             .unwrap_or_else(|e| panic!("the peer's report {json:?}: {e}"));
         let strings = |x: &serde_json::Value| -> Vec<String> {

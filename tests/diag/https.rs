@@ -20,6 +20,9 @@ pub const CHUNKED_POLICY: &str =
 /// For uncovered.test, whose MX is mx.uncovered.test.
 pub const UNCOVERED_POLICY: &str =
     "version: STSv1\r\nmode: enforce\r\nmx: mx.elsewhere.test\r\nmax_age: 86400\r\n";
+/// For audit.test, whose MX hosts are mx-ee, mx-bad, mx-busy and mx-plain: mx-busy is left
+/// out.
+pub const AUDIT_POLICY: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx-ee.test\r\nmx: mx-bad.test\r\nmx: mx-plain.test\r\nmax_age: 86400\r\n";
 /// Where the redirect points: a host nobody may ask for.
 pub const REDIRECT_TARGET: &str = "https://mta-sts.redirect-target.test/.well-known/mta-sts.txt";
 
@@ -132,6 +135,7 @@ fn serve_one(acceptor: &native_tls::TlsAcceptor, conn: TcpStream, requests: &Mut
     let response: Vec<u8> = match host.as_str() {
         "mta-sts.sts.test" => plain(200, "text/plain; charset=utf-8", STS_POLICY),
         "mta-sts.uncovered.test" => plain(200, "text/plain", UNCOVERED_POLICY),
+        "mta-sts.audit.test" => plain(200, "text/plain", AUDIT_POLICY),
         "mta-sts.chunked.test" => {
             let (a, b) = CHUNKED_POLICY.split_at(20);
             format!(
