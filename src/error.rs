@@ -45,11 +45,11 @@ EXIT STATUS:
   5  protocol: the server sent a malformed or oversized reply, or data it must not send
 130  interrupted by Ctrl-C (SIGINT) (128 + 2, the shell convention); smtpsh said so and
      ended the session first (a message in progress was not delivered)
---audit exits with the worst finding's code: 0 none; 1 a warning (a certificate nothing
-     authenticates or about to expire, unusable or unvalidated DANE records, MTA-STS
-     testing-mode problems); 3 a host unreachable, or a 421/554 greeting; 4 no STARTTLS,
-     a failed handshake, DANE records that match nothing or fail DNSSEC, an enforced
-     MTA-STS policy a host fails; 5 a protocol violation";
+--audit: the worst finding's code: 0 none; 1 a warning (a certificate nothing
+     authenticates or close to its end, DANE records unusable or unvalidated,
+     MTA-STS testing-mode problems); 3 a host unreachable or greeting 421/554;
+     4 no STARTTLS, a failed handshake, DANE records that match nothing or
+     fail DNSSEC, an enforced MTA-STS policy a host fails; 5 a protocol error";
 }
 
 /// What went wrong below the front ends.

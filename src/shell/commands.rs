@@ -59,7 +59,7 @@ pub enum ShellCmd {
     Inbox(Inbox),
     /// Toggle the exact-bytes view: the bytes each line crossed the wire as
     Wire(NoArgs),
-    /// The live TLS: protocol, cipher, the chain in full, the verdict; chain, save FILE
+    /// The live TLS in full: protocol, cipher, each certificate, the verdict
     Tls(Tls),
     /// TLSA records of this host and port (DNSSEC-validated) against the chain: DANE verdict
     Dane(NoArgs),
