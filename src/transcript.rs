@@ -441,13 +441,9 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             insecure,
         } => {
             let mut out = format!(
-                "* TLS {} {}{}; lines marked ~ go over TLS\n*   subject  {}\n*   names    {}\n*   issuer   {}\n*   valid    {} .. {}\n*   sha256   {}",
+                "* TLS {} {}; lines marked ~ go over TLS\n*   subject  {}\n*   names    {}\n*   issuer   {}\n*   valid    {} .. {}\n*   sha256   {}",
                 s.version,
                 s.cipher,
-                s.group
-                    .as_ref()
-                    .map(|g| format!(" ({g})"))
-                    .unwrap_or_default(),
                 s.subject,
                 if s.names.is_empty() {
                     "(none)".to_string()
