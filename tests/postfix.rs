@@ -1011,12 +1011,12 @@ fn tls_report_names_the_certificate() -> Outcome {
     stdout_exact(&run, "  [0] CN=localhost")?;
     stdout_exact(
         &run,
-        "      names      localhost, mx.test.local, 127.0.0.1, ::1",
+        "      names       localhost, mx.test.local, 127.0.0.1, ::1",
     )?;
-    stdout_exact(&run, "      key        RSA 2048 bits")?;
-    stdout_exact(&run, "      signature  sha256WithRSAEncryption")?;
-    stdout_exact(&run, &format!("      sha256     {sha}"))?;
-    stdout_exact(&run, "      flags      CA, self-issued")?;
+    stdout_exact(&run, "      key         RSA 2048 bits")?;
+    stdout_exact(&run, "      signature   sha256WithRSAEncryption")?;
+    stdout_exact(&run, &format!("      sha256      {sha}"))?;
+    stdout_exact(&run, "      flags       CA, self-issued")?;
     stdout_exact(
         &run,
         "verdict: verified for \"127.0.0.1\" by OpenSSL (the platform's verifier)",
@@ -1052,7 +1052,7 @@ fn refused_certificate_is_reported_before_exit_4() -> Outcome {
             "* the certificate was refused; what the server presented, from a second connection (it sent EHLO {EHLO_NAME}, STARTTLS) that sent nothing after its handshake:"
         ),
     )?;
-    stdout_exact(&run, &format!("      sha256     {sha}"))?;
+    stdout_exact(&run, &format!("      sha256      {sha}"))?;
     stdout_exact(
         &run,
         "verdict: NOT verified for \"127.0.0.1\": self-signed certificate",
@@ -1107,7 +1107,7 @@ fn smtps_tls_report() -> Outcome {
         &run,
         "* the chain, from a second connection capped at TLS 1.2 (implicit TLS: the handshake, then QUIT)",
     )?;
-    stdout_exact(&run, &format!("      sha256     {sha}"))?;
+    stdout_exact(&run, &format!("      sha256      {sha}"))?;
     stdout_exact(
         &run,
         "verdict: verified for \"127.0.0.1\" by OpenSSL (the platform's verifier)",

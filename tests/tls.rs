@@ -105,11 +105,11 @@ fn tls12_report_shows_the_chain_from_the_handshake() {
     assert_eq!(conns[0].after, [format!("EHLO {EHLO_NAME}"), "QUIT".into()]);
     has_line(&run, "chain as the server sent it (2 certificates):");
     has_line(&run, "  [0] CN=localhost");
-    has_line(&run, "      names      localhost, 127.0.0.1");
+    has_line(&run, "      names       localhost, 127.0.0.1");
     has_line(&run, "  [1] CN=smtpsh test CA");
-    has_line(&run, &format!("      sha256     {}", colon(&c.leaf.der)));
-    has_line(&run, &format!("      sha256     {}", colon(&c.ca.der)));
-    has_line(&run, "      key        EC P-256 (256 bits)");
+    has_line(&run, &format!("      sha256      {}", colon(&c.leaf.der)));
+    has_line(&run, &format!("      sha256      {}", colon(&c.ca.der)));
+    has_line(&run, "      key         EC P-256 (256 bits)");
     has_line(&run, "OCSP: no stapled response");
     has_line(
         &run,
@@ -186,7 +186,7 @@ fn tls13_shows_the_leaf_and_tls_chain_fetches_the_rest() {
         &run,
         "chain as the server sent it on a second connection (TLSv1.2, 2 certificates):",
     );
-    has_line(&run, &format!("      sha256     {}", colon(&c.ca.der)));
+    has_line(&run, &format!("      sha256      {}", colon(&c.ca.der)));
     has_line(
         &run,
         &format!("* wrote 2 certificates as PEM to {}", saved.display()),

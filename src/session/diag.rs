@@ -436,13 +436,13 @@ impl Session {
         let spec = self.look_spec(&target, Spec::addr_of(&peer));
         let looked = look::chain(&spec, Then::Quit)?;
         self.note(format!(
-            "second connection{}{}",
-            said(&looked),
+            "{}{}",
             if looked.tls12 {
-                ""
+                "the chain, from a second connection capped at TLS 1.2"
             } else {
-                "; the server refuses TLS 1.2, so the chain stays hidden"
-            }
+                "the server refuses TLS 1.2, so the chain stays hidden; the second connection"
+            },
+            said(&looked),
         ));
         if let Some(l) = self.link.as_mut() {
             l.fetched = Some(looked);

@@ -417,12 +417,12 @@ impl fmt::Display for TlsReport {
         for c in &self.chain {
             writeln!(f, "  [{}] {}", c.depth, c.subject)?;
             if !c.names.is_empty() {
-                writeln!(f, "      names      {}", c.names.join(", "))?;
+                writeln!(f, "      names       {}", c.names.join(", "))?;
             }
-            writeln!(f, "      issuer     {}", c.issuer)?;
-            writeln!(f, "      serial     {}", c.serial)?;
-            writeln!(f, "      key        {}", c.key)?;
-            writeln!(f, "      signature  {}", c.signature)?;
+            writeln!(f, "      issuer      {}", c.issuer)?;
+            writeln!(f, "      serial      {}", c.serial)?;
+            writeln!(f, "      key         {}", c.key)?;
+            writeln!(f, "      signature   {}", c.signature)?;
             let left = if c.not_yet_valid {
                 "not valid yet".to_string()
             } else if c.days_left < 0 {
@@ -432,10 +432,10 @@ impl fmt::Display for TlsReport {
             };
             writeln!(
                 f,
-                "      valid      {} .. {} ({left})",
+                "      valid       {} .. {} ({left})",
                 c.not_before, c.not_after
             )?;
-            writeln!(f, "      sha256     {}", c.sha256)?;
+            writeln!(f, "      sha256      {}", c.sha256)?;
             writeln!(f, "      spki sha256 {}", c.spki_sha256)?;
             let mut extra = Vec::new();
             if c.ca {
@@ -448,7 +448,7 @@ impl fmt::Display for TlsReport {
                 extra.push("OCSP must-staple");
             }
             if !extra.is_empty() {
-                writeln!(f, "      flags      {}", extra.join(", "))?;
+                writeln!(f, "      flags       {}", extra.join(", "))?;
             }
         }
         match self.ocsp_stapled {
