@@ -43,7 +43,7 @@ pub enum Event {
     Tls {
         /// What was negotiated and the certificate.
         #[serde(flatten)]
-        summary: CertSummary,
+        summary: Box<CertSummary>,
         /// Whether verification was switched off by `--insecure`.
         insecure: bool,
     },

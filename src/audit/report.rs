@@ -242,7 +242,7 @@ impl AuditReport {
 
     pub(super) fn finish(mut self, started: Instant) -> AuditReport {
         // Worst first; stable, so each keeps the order it was found in.
-        self.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        self.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         self.worst = self.findings.first().map(|f| f.severity);
         self.ms = crate::transcript::millis(started.elapsed());
         self

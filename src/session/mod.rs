@@ -373,7 +373,10 @@ impl Session {
             mx_domain: None,
         });
         if let Some(summary) = tls {
-            self.emit(Event::Tls { summary, insecure });
+            self.emit(Event::Tls {
+                summary: Box::new(summary),
+                insecure,
+            });
         }
         let greeting = self.guard(|s| s.read_greeting(target))?;
         self.show_reply(&greeting, start, None);
@@ -782,7 +785,10 @@ impl Session {
         l.tx = Stage::Idle;
         let insecure = l.insecure;
         let verb = self.hello_verb().name().to_string();
-        self.emit(Event::Tls { summary, insecure });
+        self.emit(Event::Tls {
+            summary: Box::new(summary),
+            insecure,
+        });
         self.note(format!(
             "capabilities from before TLS are forgotten (RFC 3207 §4.2); send {verb} again"
         ));
