@@ -304,10 +304,10 @@ fn visit(
             a.starttls = StartTls::Ok;
             a.ehlo_after_tls = s.caps().map(|c| c.compact());
         }
-        Err(e @ Error::Verify { .. }) => {
-            // The verifier refused the chain; the session looked at it anyway (refused()).
+        Err(Error::Verify { .. }) => {
+            // The verifier refused the chain; the session looked at it anyway, and `:tls`
+            // (tls_report below) gives that report.
             a.starttls = StartTls::NotVerified;
-            let _ = e;
         }
         Err(e) => {
             a.starttls = StartTls::Failed(e.to_string());
@@ -414,10 +414,11 @@ impl AddressAudit {
                 _ => {}
             }
         }
-        let severity = match mode {
-            Some(Mode::Enforce) => Severity::Tls,
-            Some(Mode::Testing) => Severity::Warning,
-            _ => Severity::Warning,
+        // An enforced policy turns mail away; in testing mode senders only report.
+        let severity = if mode == Some(Mode::Enforce) {
+            Severity::Tls
+        } else {
+            Severity::Warning
         };
         if mode.is_some_and(|m| m != Mode::None) {
             for p in sts_problems {

@@ -181,7 +181,7 @@ pub fn fetch_policy(
     };
     let mut tls = match super::tls::handshake(tcp, &host, &opts) {
         Ok((s, _)) => s,
-        Err(crate::error::Error::Tls(why)) if why == "TLS handshake timed out" => {
+        Err(crate::error::Error::Tls(why)) if why == super::tls::TIMED_OUT => {
             return Err(FetchError::Timeout(timeout));
         }
         Err(e) => {

@@ -99,6 +99,25 @@ impl Looked {
 /// Look once: connect, STARTTLS if the target is not implicit TLS, the handshake (capped at
 /// TLS 1.2 with `tls12`), then `then`.
 pub fn look(spec: &Spec, tls12: bool, then: Then) -> Result<Looked, Error> {
+    look_once(spec, tls12, then).map_err(|f| f.error)
+}
+
+/// Why a look failed, and whether it got as far as the handshake.
+struct Failed {
+    error: Error,
+    in_handshake: bool,
+}
+
+impl From<Error> for Failed {
+    fn from(error: Error) -> Failed {
+        Failed {
+            error,
+            in_handshake: false,
+        }
+    }
+}
+
+fn look_once(spec: &Spec, tls12: bool, then: Then) -> Result<Looked, Failed> {
     let plain = Target {
         security: Security::Plain,
         ..spec.target.clone()
@@ -124,7 +143,8 @@ pub fn look(spec: &Spec, tls12: bool, then: Then) -> Result<Looked, Error> {
                 } else {
                     ""
                 }
-            )));
+            ))
+            .into());
         }
         let verb = if spec.target.lmtp {
             Verb::Lhlo
@@ -136,9 +156,7 @@ pub fn look(spec: &Spec, tls12: bool, then: Then) -> Result<Looked, Error> {
         if r.code.value() != 250 || !Capabilities::from_ehlo(&r).has("STARTTLS") {
             quit(&mut conn, &mut sent);
             conn.close();
-            return Err(Error::Tls(
-                "a second connection was not offered STARTTLS".into(),
-            ));
+            return Err(Error::Tls("a second connection was not offered STARTTLS".into()).into());
         }
         let r = exchange(
             &mut conn,
@@ -152,14 +170,18 @@ pub fn look(spec: &Spec, tls12: bool, then: Then) -> Result<Looked, Error> {
             return Err(Error::Tls(format!(
                 "a second connection's STARTTLS was answered {}",
                 r.code
-            )));
+            ))
+            .into());
         }
     }
     let summary = match conn.look_tls(&spec.target.host, &spec.tls, spec.timeout, tls12) {
         Ok(s) => s.clone(),
-        Err(e) => {
+        Err(error) => {
             conn.close();
-            return Err(e);
+            return Err(Failed {
+                error,
+                in_handshake: true,
+            });
         }
     };
     let implicit = spec.target.security == Security::Implicit;
@@ -180,15 +202,16 @@ pub fn look(spec: &Spec, tls12: bool, then: Then) -> Result<Looked, Error> {
     })
 }
 
-/// The chain as sent: a look capped at TLS 1.2; if the server refuses TLS 1.2 (a TLS 1.3-only
-/// server), a look without the cap, which shows the server's own certificate only.
+/// The chain as sent: a look capped at TLS 1.2; if that handshake fails (a server that
+/// refuses TLS 1.2), one look more without the cap, which shows the server's own certificate
+/// only. A failure before the handshake (a 421, no STARTTLS) is not tried again.
 pub fn chain(spec: &Spec, then: Then) -> Result<Looked, Error> {
-    match look(spec, true, then) {
+    match look_once(spec, true, then) {
         Ok(l) => Ok(l),
-        Err(Error::Tls(why)) if why.starts_with("the server ended the TLS handshake") => {
-            look(spec, false, then)
-        }
-        Err(e) => Err(e),
+        Err(Failed {
+            in_handshake: true, ..
+        }) => look(spec, false, then),
+        Err(f) => Err(f.error),
     }
 }
 

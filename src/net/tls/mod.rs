@@ -161,6 +161,9 @@ impl CertSummary {
     }
 }
 
+/// The message of a handshake that ran out of time (the socket's deadline).
+pub const TIMED_OUT: &str = "TLS handshake timed out";
+
 /// How a handshake is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -306,9 +309,7 @@ fn run<S: Read + Write>(
             Ok((stream, summary))
         }
         Err(HandshakeError::Failure(e)) => Err(failed(&e.to_string(), name, &watch.state())),
-        Err(HandshakeError::WouldBlock(_)) => {
-            Err(Error::Tls("TLS handshake timed out".to_string()))
-        }
+        Err(HandshakeError::WouldBlock(_)) => Err(Error::Tls(TIMED_OUT.to_string())),
     };
     let seen = watch.state().seen().clone();
     (result, seen)
