@@ -63,9 +63,16 @@ impl Drop for PolicyServer {
 
 /// Bind port 443 on a free 127.x.y.z address. `Err` says why it can't (not root).
 pub fn bind_443() -> Result<TcpListener, String> {
-    let seed = std::process::id();
+    bind_loopback(443, 0)
+}
+
+/// Bind `port` on a free 127.x.y.z address, a different one for each `salt` (addresses
+/// from 127.100.0.0 up; the mail servers' port 25 too, tests/diag/mailers.rs). `Err` says
+/// why it can't (not root, for a port below 1024).
+pub fn bind_loopback(port: u16, salt: u32) -> Result<TcpListener, String> {
+    let seed = std::process::id() ^ salt.wrapping_mul(97_531);
     let mut last = String::new();
-    for i in 0..32u32 {
+    for i in 0..64u32 {
         let n = seed
             .wrapping_mul(2_654_435_761)
             .wrapping_add(i.wrapping_mul(40_503));
@@ -75,13 +82,13 @@ pub fn bind_443() -> Result<TcpListener, String> {
             (n >> 8) as u8,
             1 + (n >> 16) as u8 % 250,
         );
-        match TcpListener::bind((ip, 443)) {
+        match TcpListener::bind((ip, port)) {
             Ok(l) => return Ok(l),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = e.to_string(),
-            Err(e) => return Err(format!("cannot bind {ip}:443: {e}")),
+            Err(e) => return Err(format!("cannot bind {ip}:{port}: {e}")),
         }
     }
-    Err(format!("no free 127.x.y.z:443: {last}"))
+    Err(format!("no free 127.x.y.z:{port}: {last}"))
 }
 
 /// Serve on `listener` with the certificate and key (PEM).

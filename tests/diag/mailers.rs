@@ -4,7 +4,7 @@
 //! fetched over TLS 1.2), TLS 1.2, one without STARTTLS, and busy ones that greet with 421.
 //! Each writes what every connection did to a file, so trials assert what the binary sent.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use super::common::{PeerMode, TlsPeer};
@@ -17,25 +17,14 @@ pub struct Mailer {
     pub ip: Ipv4Addr,
 }
 
-/// A loopback address whose port 25 is free, different for each `salt`.
+/// A loopback address whose port 25 is free, different for each `salt` (the listener is
+/// dropped at once; the peer binds the address with SO_REUSEADDR).
 fn free_25(salt: u32) -> Result<Ipv4Addr, String> {
-    let seed = std::process::id().wrapping_mul(2_654_435_761) ^ salt.wrapping_mul(97_531);
-    let mut last = String::new();
-    for i in 0..64u32 {
-        let n = seed.wrapping_add(i.wrapping_mul(40_503));
-        let ip = Ipv4Addr::new(
-            127,
-            20 + (n % 60) as u8,
-            (n >> 8) as u8,
-            1 + (n >> 16) as u8 % 250,
-        );
-        match TcpListener::bind((ip, 25)) {
-            Ok(_) => return Ok(ip),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = e.to_string(),
-            Err(e) => return Err(format!("cannot bind {ip}:25: {e}")),
-        }
+    let l = super::https::bind_loopback(25, salt)?;
+    match l.local_addr().map_err(|e| e.to_string())?.ip() {
+        std::net::IpAddr::V4(ip) => Ok(ip),
+        other => Err(format!("{other} is not IPv4")),
     }
-    Err(format!("no free 127.x.y.z:25: {last}"))
 }
 
 /// Start a mail server in `dir` named `name`: `chain` and `key` (PEM) written there.
