@@ -317,7 +317,7 @@ impl Connection {
         self.handshake_as(host, opts, timeout, tls::Mode::Verify)
     }
 
-    /// A TLS handshake that only looks, for a second, display-only connection (net::probe):
+    /// A TLS handshake that only looks, for a second, display-only connection (session::look):
     /// verification off whatever the options say, and with `tls12` nothing above TLS 1.2, so
     /// that the server's Certificate message travels in plaintext and the chain can be read.
     /// After STARTTLS's 220 the injection check of [`Connection::starttls`] holds as well.

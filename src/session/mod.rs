@@ -31,7 +31,7 @@ mod body;
 mod chunking;
 mod diag;
 mod lmtp;
-pub mod look;
+mod look;
 mod mx;
 mod progress;
 
