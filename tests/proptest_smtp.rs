@@ -509,14 +509,8 @@ proptest! {
             ehlo_name: "fuzz.example".into(),
             timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(2),
-            tls: Default::default(),
-            user: None,
-            password: None,
-            token: None,
-            dial: Default::default(),
-            dns_server: None,
-            explain: false,
             plaintext_auth: true,
+            ..Config::default()
         };
         let style = Style { color: false, echo_body: true, json: false, wire: false };
         let transcript = Transcript::new(style, Box::new(std::io::sink()));
