@@ -28,6 +28,18 @@ pub const MAX_WATCHED: usize = 128 * 1024;
 /// How many bytes of something that is not TLS are kept to show.
 const NOT_TLS_KEPT: usize = 512;
 
+/// Add to `kept` what `bytes` hold of the first line, up to [`NOT_TLS_KEPT`] bytes.
+fn keep_first_line(kept: &mut Vec<u8>, bytes: &[u8]) {
+    if kept.contains(&b'\n') || kept.len() >= NOT_TLS_KEPT {
+        return;
+    }
+    let line = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| i + 1);
+    kept.extend_from_slice(&bytes[..line.min(NOT_TLS_KEPT - kept.len())]);
+}
+
 /// The `random` of a HelloRetryRequest, which is a ServerHello in form (RFC 8446 §4.1.3):
 /// SHA-256 of "HelloRetryRequest". The real ServerHello comes after it.
 const HELLO_RETRY_RANDOM: [u8; 32] = [
@@ -176,22 +188,37 @@ impl Flight {
     }
 
     /// Read `bytes` from the server (the next ones on the wire, after those fed before).
+    /// What is seen does not depend on how the bytes were split into reads.
     pub fn feed(&mut self, bytes: &[u8]) {
-        if self.stage == Stage::Done || bytes.is_empty() {
+        if bytes.is_empty() {
             return;
         }
+        if let Some(kept) = self.seen.not_tls.as_mut() {
+            keep_first_line(kept, bytes);
+            return;
+        }
+        if self.stage == Stage::Done {
+            return;
+        }
+        self.records.extend_from_slice(bytes);
         if !self.started {
-            self.started = true;
             // RFC 8446 §5.1: a content type from 20 to 24 and a major version of 3. Anything
-            // else is not TLS: keep it to show.
-            if !matches!(bytes, [20..=24, ..]) || matches!(bytes, [_, m, ..] if *m != 3) {
-                let n = bytes.len().min(NOT_TLS_KEPT);
-                self.seen.not_tls = Some(bytes[..n].to_vec());
+            // else is not TLS: keep its first line to show. The two bytes may come in two
+            // reads.
+            let not_tls = match self.records.as_slice() {
+                [t, ..] if !(20..=24).contains(t) => true,
+                [_, major, ..] => *major != 3,
+                _ => return,
+            };
+            self.started = true;
+            if not_tls {
+                let mut kept = Vec::new();
+                keep_first_line(&mut kept, &std::mem::take(&mut self.records));
+                self.seen.not_tls = Some(kept);
                 self.stop(None);
                 return;
             }
         }
-        self.records.extend_from_slice(bytes);
         self.records();
         if self.stage != Stage::Done && self.records.len() + self.messages.len() > MAX_WATCHED {
             self.stop(Some(format!(
@@ -201,9 +228,15 @@ impl Flight {
         }
     }
 
-    /// Whether there is more to read in plaintext.
+    /// Whether there is more to read in plaintext (the rest of a handshake, or the rest of
+    /// the first line of something that is not TLS).
     pub fn watching(&self) -> bool {
         self.stage != Stage::Done
+            || self
+                .seen
+                .not_tls
+                .as_ref()
+                .is_some_and(|k| !k.contains(&b'\n') && k.len() < NOT_TLS_KEPT)
     }
 
     /// What was seen so far.
@@ -612,6 +645,26 @@ mod tests {
             fed(&[&bytes]).seen().alert.unwrap().name(),
             "bad_certificate"
         );
+    }
+
+    // Found by fuzzing (the tls_flight target): what was kept of a plaintext answer, and
+    // whether it was TLS at all, depended on how the bytes were split into reads.
+    // See: issue 15
+    #[test]
+    fn regression_what_is_seen_does_not_depend_on_the_reads() {
+        let greeting = b"220 mx.example ESMTP\r\n250 more\r\n";
+        let whole = fed(&[greeting]);
+        let split = fed(&[&greeting[..1], &greeting[1..5], &greeting[5..]]);
+        assert_eq!(whole.seen(), split.seen());
+        assert_eq!(
+            whole.seen().not_tls.as_deref(),
+            Some(&b"220 mx.example ESMTP\r\n"[..]),
+            "the first line, whole"
+        );
+        // A record header split after its content type: major version 2 is still not TLS.
+        let split = fed(&[&[22], &[2, 0, 0]]);
+        assert_eq!(split.seen(), fed(&[&[22, 2, 0, 0]]).seen());
+        assert!(split.seen().not_tls.is_some());
     }
 
     #[test]
