@@ -23,7 +23,7 @@ _smtpsh() {
 
     case "${cmd}" in
         smtpsh)
-            opts="-p -4 -6 -h -V --port --ipv4 --ipv6 --source --lmtp --mx --dns-server --proxy --starttls --smtps --tls-on-connect --insecure --cafile --tls-cert --tls-key --tls-name --ehlo --timeout --connect-timeout --user --password-file --plaintext-auth --token-file --script --check --keep-going --pipeline --json --color --history --no-history --explain --practice --serve --cert-out --cert --key --cert-name --users --maildir --require-auth --require-tls --generate --help --version"
+            opts="-p -4 -6 -h -V --port --ipv4 --ipv6 --source --lmtp --mx --dns-server --trust-anchor --audit --proxy --starttls --smtps --tls-on-connect --insecure --cafile --tls-cert --tls-key --tls-name --ehlo --timeout --connect-timeout --user --password-file --plaintext-auth --token-file --script --check --keep-going --pipeline --json --color --history --no-history --explain --practice --serve --cert-out --cert --key --cert-name --users --maildir --require-auth --require-tls --generate --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -46,6 +46,14 @@ _smtpsh() {
                     return 0
                     ;;
                 --dns-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trust-anchor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,7 +1,9 @@
 complete -c smtpsh -s p -l port -d 'Port (overrides one in TARGET)' -r
 complete -c smtpsh -l source -d 'Local address to connect from (bind before connecting)' -r
 complete -c smtpsh -l mx -d 'Look up DOMAIN\'s MX records, list them, connect to the most preferred' -r
-complete -c smtpsh -l dns-server -d 'DNS server for --mx and :connect --mx (default: the system\'s resolver)' -r
+complete -c smtpsh -l dns-server -d 'DNS server for --mx, --audit, :dane and :mta-sts (default: the system\'s resolver)' -r
+complete -c smtpsh -l trust-anchor -d 'DNSSEC trust anchor to trust besides the root\'s keys, for :dane and --audit' -r -F
+complete -c smtpsh -l audit -d 'Audit DOMAIN\'s mail servers: every MX host and address, one table' -r
 complete -c smtpsh -l proxy -d 'Reach the server through a SOCKS5 proxy: socks5://HOST:PORT or socks5h://HOST:PORT' -r
 complete -c smtpsh -l cafile -d 'PEM CA certificate(s) to trust, besides the system\'s' -r -F
 complete -c smtpsh -l tls-cert -d 'PEM client certificate to present when the server asks for one (RFC 8446 §4.4.2)' -r -F

@@ -159,9 +159,27 @@ pub struct Cli {
     #[arg(long, value_name = "DOMAIN", conflicts_with = "target")]
     pub mx: Option<String>,
 
-    /// DNS server for --mx and :connect --mx (default: the system's resolver)
+    /// DNS server for --mx, --audit, :dane and :mta-sts (default: the system's resolver)
     #[arg(long, value_name = "ADDR[:PORT]", value_parser = dns_server)]
     pub dns_server: Option<std::net::SocketAddr>,
+
+    /// DNSSEC trust anchor to trust besides the root's keys, for :dane and --audit
+    ///
+    /// A file of DS or DNSKEY records in zone-file syntax (as ldns-keygen, dnssec-dsfromkey
+    /// or a zone's .key file write them), for a lab zone or a private DNSSEC tree. The
+    /// zone's key set is fetched and must be signed by a key the file names.
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchor: Option<PathBuf>,
+
+    /// Audit DOMAIN's mail servers: every MX host and address, one table
+    ///
+    /// For each: connect time, greeting, EHLO capabilities, STARTTLS, the TLS report
+    /// (protocol, chain, verification), DANE (TLSA records, DNSSEC-validated) and MTA-STS
+    /// (the policy and whether it covers the host), then the domain's TLS-RPT record. One
+    /// connection at a time, each ended with QUIT; a 421 stops that host. --json prints one
+    /// JSON document. The exit status is the worst finding's (see EXIT STATUS).
+    #[arg(long, value_name = "DOMAIN", conflicts_with_all = ["target", "mx", "practice", "serve", "script", "check"])]
+    pub audit: Option<String>,
 
     /// Reach the server through a SOCKS5 proxy: socks5://HOST:PORT or socks5h://HOST:PORT
     ///

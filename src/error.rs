@@ -44,7 +44,12 @@ EXIT STATUS:
   4  TLS: handshake or verification failed; STARTTLS not offered or refused when required
   5  protocol: the server sent a malformed or oversized reply, or data it must not send
 130  interrupted by Ctrl-C (SIGINT) (128 + 2, the shell convention); smtpsh said so and
-     ended the session first (a message in progress was not delivered)";
+     ended the session first (a message in progress was not delivered)
+--audit: the worst finding's code: 0 none; 1 a warning (a certificate nothing
+     authenticates or close to its end, DANE records unusable or unvalidated,
+     MTA-STS testing-mode problems); 3 a host unreachable or greeting 421/554;
+     4 no STARTTLS, a failed handshake, DANE records that match nothing or
+     fail DNSSEC, an enforced MTA-STS policy a host fails; 5 a protocol error";
 }
 
 /// What went wrong below the front ends.
@@ -60,12 +65,16 @@ pub enum Error {
     /// Bad input from the user that is not a command line (a bad target, an option).
     #[error("{0}")]
     Usage(String),
-    /// A file the user named can't be read.
-    #[error("cannot read {}", path.display())]
+    /// A file the user named can't be read (or written).
+    #[error("cannot {} {}{}", if *.write { "write" } else { "read" }, what.map(|w| format!("{w} ")).unwrap_or_default(), path.display())]
     File {
+        /// The option that named it (`--cafile`), if one did.
+        what: Option<&'static str>,
         /// The file.
         path: std::path::PathBuf,
-        /// Why.
+        /// Writing, not reading.
+        write: bool,
+        /// Why: the operating system's error, kept as the cause.
         #[source]
         source: io::Error,
     },
@@ -129,9 +138,22 @@ pub enum Error {
     /// The server sent data it must not send (for example after the 220 to STARTTLS).
     #[error("{0}")]
     Protocol(String),
-    /// TLS could not be set up or verified.
+    /// TLS could not be set up, or the handshake failed.
     #[error("{0}")]
     Tls(String),
+    /// The verifier refused the server's certificate. What the handshake showed of the
+    /// server is kept, so that the `:tls` report can say why without `--insecure`.
+    #[error(
+        "certificate verification failed for {name:?}: {reason} (use --cafile FILE to trust its CA, --tls-name NAME for another name, or --insecure)"
+    )]
+    Verify {
+        /// The name verified.
+        name: String,
+        /// The verifier's reason.
+        reason: String,
+        /// What the plaintext part of the handshake showed (in TLS 1.2, the chain).
+        seen: Box<crate::net::tls::Seen>,
+    },
     /// Not connected.
     #[error("not connected; use :connect HOST[:PORT]")]
     NotConnected,
@@ -157,7 +179,7 @@ impl Error {
                 Exit::Network
             }
             Error::Parse(_) | Error::Protocol(_) => Exit::Protocol,
-            Error::Tls(_) => Exit::Tls,
+            Error::Tls(_) | Error::Verify { .. } => Exit::Tls,
         }
     }
 
@@ -187,10 +209,55 @@ pub struct ExpectationFailed(pub String);
 #[error("{0}")]
 pub struct Interrupted(pub String);
 
+/// `--audit` found something: the worst finding's severity decides the exit status.
+#[derive(Debug, thiserror::Error)]
+#[error("{summary}")]
+pub struct AuditFindings {
+    /// The worst severity found.
+    pub worst: crate::audit::Severity,
+    /// What to say.
+    pub summary: String,
+}
+
+impl Exit {
+    /// The exit status of an `--audit` whose worst finding is `worst`.
+    pub fn of_finding(worst: crate::audit::Severity) -> Exit {
+        use crate::audit::Severity;
+        match worst {
+            Severity::Warning => Exit::Expectation,
+            Severity::Network => Exit::Network,
+            Severity::Tls => Exit::Tls,
+            Severity::Protocol => Exit::Protocol,
+        }
+    }
+}
+
 /// A usage error raised at the edge (bad options, bad shell-command arguments).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+impl Error {
+    /// A file that can't be read; `what` names the option that gave it (`--cafile`).
+    pub fn reading(what: Option<&'static str>, path: &std::path::Path, source: io::Error) -> Error {
+        Error::File {
+            what,
+            path: path.to_path_buf(),
+            write: false,
+            source,
+        }
+    }
+
+    /// A file that can't be written.
+    pub fn writing(what: Option<&'static str>, path: &std::path::Path, source: io::Error) -> Error {
+        Error::File {
+            what,
+            path: path.to_path_buf(),
+            write: true,
+            source,
+        }
+    }
+}
 
 impl From<LineError> for Error {
     fn from(e: LineError) -> Error {
@@ -209,6 +276,9 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         }
         if cause.downcast_ref::<Interrupted>().is_some() {
             return Exit::Interrupted;
+        }
+        if let Some(a) = cause.downcast_ref::<AuditFindings>() {
+            return Exit::of_finding(a.worst);
         }
         if cause.downcast_ref::<UsageError>().is_some()
             || cause.downcast_ref::<LineError>().is_some()

@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::io::{self, IsTerminal, Seek};
+use std::io::{self, IsTerminal, Seek, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,7 +13,9 @@ use clap::Parser;
 
 use smtpsh::cancel::Cancel;
 use smtpsh::cli::{Cli, ColorWhen};
-use smtpsh::error::{Error, Exit, ExpectationFailed, Interrupted, UsageError, exit_code};
+use smtpsh::error::{
+    AuditFindings, Error, Exit, ExpectationFailed, Interrupted, UsageError, exit_code,
+};
 use smtpsh::net::tls::TlsOptions;
 use smtpsh::session::{Config, Session};
 use smtpsh::shell::progress::{Bars, Counter};
@@ -39,7 +41,10 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::from(0);
             }
-            eprintln!("smtpsh: error: {err:#}");
+            eprintln!(
+                "smtpsh: error: {}",
+                smtpsh::smtp::escape::escape_controls(&format!("{err:#}"))
+            );
             ExitCode::from(exit_code(&err) as u8)
         }
     }
@@ -60,12 +65,8 @@ fn hostname() -> String {
 
 fn password(cli: &Cli) -> anyhow::Result<Option<Secret>> {
     if let Some(path) = &cli.password_file {
-        let mut p = std::fs::read_to_string(path).map_err(|e| {
-            UsageError(format!(
-                "cannot read --password-file {}: {e}",
-                path.display()
-            ))
-        })?;
+        let mut p = std::fs::read_to_string(path)
+            .map_err(|e| Error::reading(Some("--password-file"), path, e))?;
         // One trailing newline is the file's, not the password's.
         if p.ends_with('\n') {
             p.pop();
@@ -83,7 +84,7 @@ fn password(cli: &Cli) -> anyhow::Result<Option<Secret>> {
 fn token(cli: &Cli) -> anyhow::Result<Option<Secret>> {
     let t = match &cli.token_file {
         Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| UsageError(format!("cannot read --token-file {}: {e}", path.display())))?,
+            .map_err(|e| Error::reading(Some("--token-file"), path, e))?,
         None => match std::env::var("SMTPSH_TOKEN") {
             Ok(t) => t,
             Err(_) => return Ok(None),
@@ -134,8 +135,8 @@ fn checked_script(cli: &Cli) -> anyhow::Result<CheckedScript> {
     };
     let (mut file, name) = match &cli.script {
         Some(p) => {
-            let mut f = std::fs::File::open(p)
-                .map_err(|e| UsageError(format!("cannot open --script {}: {e}", p.display())))?;
+            let mut f =
+                std::fs::File::open(p).map_err(|e| Error::reading(Some("--script"), p, e))?;
             // A pipe (`--script /dev/stdin`, `<(…)`) can be read only once.
             if !f.metadata().is_ok_and(|m| m.is_file()) {
                 f = spool(&mut f)?;
@@ -168,6 +169,66 @@ fn checked_script(cli: &Cli) -> anyhow::Result<CheckedScript> {
         base,
         messages,
     })
+}
+
+/// `--audit DOMAIN`: the report on stdout (a table, or one JSON document with `--json`),
+/// progress on a terminal's standard error, and the worst finding as the exit status.
+fn audit(cli: &Cli, config: &Config, domain: &str) -> anyhow::Result<()> {
+    struct Watch {
+        bars: Bars,
+        counter: Counter,
+    }
+    impl smtpsh::audit::Watcher for Watch {
+        fn planned(&mut self, addresses: u64) {
+            self.counter = self.bars.counter(addresses, "addresses");
+        }
+        fn visiting(&mut self, what: &str) {
+            self.counter.describe(what);
+        }
+        fn done(&mut self) {
+            self.counter.step();
+        }
+    }
+    let cancel = Cancel::new();
+    // Ctrl-C stops between addresses (the one being visited still ends with QUIT); a second
+    // one exits at once.
+    cancel.on_ctrl_c_then_exit(Exit::Interrupted as u8);
+    let mut watch = Watch {
+        bars: Bars::for_stderr(cli.json),
+        counter: Counter::default(),
+    };
+    let report = smtpsh::audit::run(domain, cli.port, config, &cancel, &mut watch)?;
+    watch.counter.finish();
+    let text = if cli.json {
+        serde_json::to_string(&report).context("the report as JSON")? + "\n"
+    } else {
+        report.to_string()
+    };
+    io::stdout().lock().write_all(text.as_bytes())?;
+    if report.interrupted {
+        return Err(Interrupted(format!(
+            "--audit {domain}: interrupted (Ctrl-C) after {} addresses",
+            report.addresses.len()
+        ))
+        .into());
+    }
+    match (report.worst, report.worst_finding()) {
+        (Some(worst), Some(f)) => Err(AuditFindings {
+            worst,
+            summary: format!(
+                "--audit {domain}: {}; the worst ({}): {}{}",
+                smtpsh::transcript::counted(report.findings.len() as u64, "finding"),
+                worst.word(),
+                f.host
+                    .as_ref()
+                    .map(|h| format!("{} ", smtpsh::smtp::escape::escape_str(h)))
+                    .unwrap_or_default(),
+                smtpsh::smtp::escape::escape_str(&f.text)
+            ),
+        }
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// Options that only mean something to the practice server, refused without it rather
@@ -298,11 +359,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             proxy: cli.proxy.clone(),
         },
         dns_server: cli.dns_server,
+        trust_anchor: cli.trust_anchor.clone(),
         explain: cli.explain || cli.practice,
         // The practice server runs inside this process: nothing crosses a network.
         plaintext_auth: cli.plaintext_auth || cli.practice,
     };
     smtpsh::net::tls::check_client_identity(&config.tls)?;
+    if let Some(domain) = &cli.audit {
+        return audit(&cli, &config, domain);
+    }
     let style = Style {
         color,
         echo_body: script_mode,
@@ -419,7 +484,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         {
             return Err(e).context("connecting");
         }
-        eprintln!("smtpsh: error: {e:#}");
+        eprintln!(
+            "smtpsh: error: {}",
+            smtpsh::smtp::escape::escape_controls(&format!("{e:#}"))
+        );
     }
     repl::run(&mut session, history, color)
 }

@@ -90,10 +90,24 @@ pub fn render(cmd: clap::Command, out: &mut dyn Write) -> io::Result<()> {
     }
 
     writeln!(out, ".SH \"EXIT STATUS\"")?;
-    for row in Exit::TABLE.lines().skip(1) {
-        if let Some((code, what)) = row.trim().split_once(char::is_whitespace) {
-            writeln!(out, ".TP\n{}\n{}", b(code), esc(what.trim()))?;
+    // A row is `CODE  what`; a line indented further continues the row above it.
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for line in Exit::TABLE.lines().skip(1) {
+        let indent = line.len() - line.trim_start().len();
+        match rows.last_mut() {
+            Some((_, what)) if indent >= 4 => {
+                what.push(' ');
+                what.push_str(line.trim());
+            }
+            _ => {
+                if let Some((code, what)) = line.trim().split_once(char::is_whitespace) {
+                    rows.push((code.to_string(), what.trim().to_string()));
+                }
+            }
         }
+    }
+    for (code, what) in rows {
+        writeln!(out, ".TP\n{}\n{}", b(&code), esc(&what))?;
     }
 
     writeln!(out, ".SH ENVIRONMENT")?;

@@ -8,7 +8,11 @@ use std::time::Duration;
 use colored::Colorize;
 use serde::Serialize;
 
+use crate::diag::dane::DaneReport;
+use crate::diag::mta_sts::MtaStsReport;
+use crate::diag::tlsrpt::TlsRptReport;
 use crate::net::tls::CertSummary;
+use crate::net::tls::report::TlsReport;
 use crate::smtp::caps::Capabilities;
 use crate::smtp::reply::{Class, Reply};
 
@@ -39,7 +43,7 @@ pub enum Event {
     Tls {
         /// What was negotiated and the certificate.
         #[serde(flatten)]
-        summary: CertSummary,
+        summary: Box<CertSummary>,
         /// Whether verification was switched off by `--insecure`.
         insecure: bool,
     },
@@ -139,6 +143,36 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A diagnosis: `:tls` (also after a failed verification), `:dane`, `:mta-sts`.
+    Report {
+        /// The report.
+        report: Report,
+    },
+}
+
+/// The reports of the diagnosis commands, each with its plain text (`Display`) and its JSON.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Report {
+    /// `:tls`.
+    Tls(Box<TlsReport>),
+    /// `:dane`.
+    Dane(Box<DaneReport>),
+    /// `:mta-sts`.
+    MtaSts(Box<MtaStsReport>),
+    /// The TLS-RPT record, after `:mta-sts`.
+    TlsRpt(Box<TlsRptReport>),
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Report::Tls(r) => r.fmt(f),
+            Report::Dane(r) => r.fmt(f),
+            Report::MtaSts(r) => r.fmt(f),
+            Report::TlsRpt(r) => r.fmt(f),
+        }
+    }
 }
 
 impl Event {
@@ -183,6 +217,7 @@ impl Event {
             Event::Expect { spec, .. } => spec.len(),
             Event::Status { error, .. } => error.as_ref().map_or(0, String::len),
             Event::Closed { reason } => reason.len(),
+            Event::Report { report } => report.to_string().len(),
         }
     }
 
@@ -636,6 +671,13 @@ pub fn render(ev: &Event, style: Style) -> Option<String> {
             |s| s.dimmed(),
         ),
         Event::Closed { reason } => paint(format!("* connection closed: {reason}"), |s| s.dimmed()),
+        Event::Report { report } => {
+            // What a server published or presented (names, TXT records, policies) is
+            // outside text: escaped like a reply, line by line.
+            let text = report.to_string();
+            let lines: Vec<String> = text.lines().map(crate::smtp::escape::escape_str).collect();
+            lines.join("\n")
+        }
     })
 }
 

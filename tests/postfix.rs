@@ -156,6 +156,24 @@ fn trials() -> Vec<Trial> {
             "delivery_typed_bdat_byte_exact",
             delivery_typed_bdat_byte_exact,
         ),
+        // The TLS report and the wrong-port hints (issue 15, docs/tls.md).
+        (
+            "tls_report_names_the_certificate",
+            tls_report_names_the_certificate,
+        ),
+        (
+            "refused_certificate_is_reported_before_exit_4",
+            refused_certificate_is_reported_before_exit_4,
+        ),
+        (
+            "starttls_against_smtps_says_use_tls_on_connect",
+            starttls_against_smtps_says_use_tls_on_connect,
+        ),
+        (
+            "tls_on_connect_against_the_plain_port_says_use_starttls",
+            tls_on_connect_against_the_plain_port_says_use_starttls,
+        ),
+        ("smtps_tls_report", smtps_tls_report),
     ];
     list.iter()
         .map(|&(name, f)| Trial::test(name, move || f().map_err(Failed::from)))
@@ -952,4 +970,146 @@ fn delivery_typed_bdat_byte_exact() -> Outcome {
     let run = smtpsh_run(&[PLAIN], &script, None);
     code(&run, 0)?;
     compare_delivered(&token, format!("{head}{body}").as_bytes()).map(|_| ())
+}
+
+// ---------------------------------------------------------------------------------------
+// The TLS report and the wrong-port hints
+// ---------------------------------------------------------------------------------------
+
+/// The DER of the test certificate, and its SHA-256 as the report prints it.
+fn test_cert() -> Result<(Vec<u8>, String), String> {
+    let text = std::fs::read(CERT).map_err(|e| format!("{CERT}: {e}"))?;
+    let der = pem::parse(&text)
+        .map_err(|e| format!("{CERT}: {e}"))?
+        .into_contents();
+    let hex: Vec<String> = <sha2::Sha256 as sha2::Digest>::digest(&der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    Ok((der, hex.join(":")))
+}
+
+fn stdout_exact(run: &Run, line: &str) -> Outcome {
+    if run.stdout.lines().any(|l| l == line) {
+        Ok(())
+    } else {
+        Err(format!("no stdout line {line:?}\n{}", run.describe()))
+    }
+}
+
+/// `:tls` on Postfix (TLS 1.3: its own certificate), `:tls chain` (a second connection at
+/// TLS 1.2), `:tls save` (the PEM of what Postfix sent).
+fn tls_report_names_the_certificate() -> Outcome {
+    let (der, sha) = test_cert()?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let saved = dir.path().join("postfix.pem");
+    let script = format!(":tls\n:tls chain\n:tls save {}\nQUIT\n", saved.display());
+    let run = smtpsh_run(&["--starttls", "--cafile", CERT, PLAIN], &script, None);
+    code(&run, 0)?;
+    stdout_line(&run, "TLS TLSv1.3 ")?;
+    stdout_exact(&run, "the server's own certificate:")?;
+    stdout_exact(&run, "  [0] CN=localhost")?;
+    stdout_exact(
+        &run,
+        "      names       localhost, mx.test.local, 127.0.0.1, ::1",
+    )?;
+    stdout_exact(&run, "      key         RSA 2048 bits")?;
+    stdout_exact(&run, "      signature   sha256WithRSAEncryption")?;
+    stdout_exact(&run, &format!("      sha256      {sha}"))?;
+    stdout_exact(&run, "      flags       CA, self-issued")?;
+    stdout_exact(
+        &run,
+        "verdict: verified for \"127.0.0.1\" by OpenSSL (the platform's verifier)",
+    )?;
+    stdout_exact(
+        &run,
+        &format!(
+            "* the chain, from a second connection capped at TLS 1.2 (it sent EHLO {EHLO_NAME}, STARTTLS, QUIT)"
+        ),
+    )?;
+    stdout_exact(
+        &run,
+        "chain as the server sent it on a second connection (TLSv1.2, 1 certificate):",
+    )?;
+    stdout_line(&run, "TLS TLSv1.3 TLS_AES_256_GCM_SHA384, key exchange ")?;
+    let pem = std::fs::read(&saved).map_err(|e| e.to_string())?;
+    let got = pem::parse(&pem).map_err(|e| e.to_string())?.into_contents();
+    if got != der {
+        return Err("the saved PEM is not Postfix's certificate".into());
+    }
+    Ok(())
+}
+
+/// Without --cafile the verifier refuses Postfix's self-signed certificate: the report comes
+/// first (from a second connection that sends nothing after its handshake), then exit 4.
+fn refused_certificate_is_reported_before_exit_4() -> Outcome {
+    let (_, sha) = test_cert()?;
+    let run = smtpsh_run(&["--starttls", PLAIN], "QUIT\n", None);
+    code(&run, 4)?;
+    stdout_exact(
+        &run,
+        &format!(
+            "* the certificate was refused; what the server presented, from a second connection (it sent EHLO {EHLO_NAME}, STARTTLS) that sent nothing after its handshake:"
+        ),
+    )?;
+    stdout_exact(&run, &format!("      sha256      {sha}"))?;
+    stdout_exact(
+        &run,
+        "verdict: NOT verified for \"127.0.0.1\": self-signed certificate",
+    )?;
+    if !run
+        .stderr
+        .contains("certificate verification failed for \"127.0.0.1\": self-signed certificate")
+    {
+        return Err(format!("no error line\n{}", run.describe()));
+    }
+    Ok(())
+}
+
+// See: issue 15, `--starttls` against an implicit-TLS port waited 30 s in silence.
+fn starttls_against_smtps_says_use_tls_on_connect() -> Outcome {
+    let run = smtpsh_run(&["--starttls", SMTPS], "QUIT\n", None);
+    code(&run, 4)?;
+    if run.elapsed > Duration::from_secs(10) {
+        return Err(format!("the hint took {:?}", run.elapsed));
+    }
+    if !run.stderr.contains(&format!(
+        "no greeting after 3 s, and a second connection found that {SMTPS} speaks TLS from the first byte (TLSv1.3): it is an implicit-TLS port (SMTPS, RFC 8314); use --tls-on-connect (or smtps://{SMTPS}) instead"
+    )) {
+        return Err(format!("no hint\n{}", run.describe()));
+    }
+    Ok(())
+}
+
+// See: issue 15, `--tls-on-connect` against a plaintext port printed OpenSSL's "wrong version
+// number".
+fn tls_on_connect_against_the_plain_port_says_use_starttls() -> Outcome {
+    let run = smtpsh_run(&["--tls-on-connect", PLAIN], "QUIT\n", None);
+    code(&run, 4)?;
+    if !run.stderr.contains(
+        "the server answered the TLS handshake in plaintext (\"220 mx.test.local ESMTP Postfix\"): this port speaks SMTP first, with STARTTLS; use --starttls instead of --tls-on-connect",
+    ) {
+        return Err(format!("no hint\n{}", run.describe()));
+    }
+    Ok(())
+}
+
+/// Implicit TLS: the report, and `:tls chain`'s second connection reads the greeting first.
+fn smtps_tls_report() -> Outcome {
+    let (_, sha) = test_cert()?;
+    let run = smtpsh_run(
+        &["--tls-on-connect", "--cafile", CERT, SMTPS],
+        ":tls chain\nQUIT\n",
+        None,
+    );
+    code(&run, 0)?;
+    stdout_exact(
+        &run,
+        "* the chain, from a second connection capped at TLS 1.2 (implicit TLS: the handshake, then QUIT)",
+    )?;
+    stdout_exact(&run, &format!("      sha256      {sha}"))?;
+    stdout_exact(
+        &run,
+        "verdict: verified for \"127.0.0.1\" by OpenSSL (the platform's verifier)",
+    )
 }

@@ -95,11 +95,9 @@ fuzz_target!(|data: &[u8]| {
         },
         user: Some("alice".into()),
         password: Some(Secret::new("alicepass")),
-        token: None,
-        dial: Default::default(),
-        dns_server: None,
         explain: flags & 4 == 4,
         plaintext_auth: true,
+        ..Config::default()
     };
     let style = Style {
         color: false,

@@ -320,6 +320,40 @@ impl Connection {
     }
 
     fn handshake(&mut self, host: &str, opts: &TlsOptions, timeout: Duration) -> Result<(), Error> {
+        self.handshake_as(host, opts, timeout, tls::Mode::Verify)
+    }
+
+    /// A TLS handshake that only looks, for a second, display-only connection (session::look):
+    /// verification off whatever the options say, and with `tls12` nothing above TLS 1.2, so
+    /// that the server's Certificate message travels in plaintext and the chain can be read.
+    /// After STARTTLS's 220 the injection check of [`Connection::starttls`] holds as well.
+    pub fn look_tls(
+        &mut self,
+        host: &str,
+        opts: &TlsOptions,
+        timeout: Duration,
+        tls12: bool,
+    ) -> Result<&CertSummary, Error> {
+        if self.tls.is_some() {
+            return Err(Error::Usage("TLS is already on for this connection".into()));
+        }
+        if self.has_pending()? {
+            return Err(Error::Protocol(
+                "the server sent data before the TLS handshake (response injection); connection ended".into(),
+            ));
+        }
+        self.parser.clear();
+        self.handshake_as(host, opts, timeout, tls::Mode::Look { tls12 })?;
+        Ok(self.tls.as_ref().expect("set by handshake"))
+    }
+
+    fn handshake_as(
+        &mut self,
+        host: &str,
+        opts: &TlsOptions,
+        timeout: Duration,
+        mode: tls::Mode,
+    ) -> Result<(), Error> {
         let Stream::Plain(tcp) = &self.stream else {
             return Err(Error::Usage("TLS is already on for this connection".into()));
         };
@@ -327,7 +361,7 @@ impl Connection {
         tcp.set_read_timeout(Some(timeout)).map_err(Error::Io)?;
         tcp.set_write_timeout(Some(timeout)).map_err(Error::Io)?;
         let tcp = tcp.try_clone().map_err(Error::Io)?;
-        let (ssl, summary) = tls::handshake(tcp, host, opts)?;
+        let (ssl, summary) = tls::handshake_as(tcp, host, opts, mode)?;
         self.stream = Stream::Tls(Box::new(ssl));
         self.tls = Some(summary);
         // The handshake set both timeouts on the socket.

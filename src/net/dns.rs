@@ -28,7 +28,7 @@ use hickory_resolver::proto::dnssec::{Proof, PublicKey, TrustAnchors, Verifier};
 use hickory_resolver::proto::op::{Edns, Message, Query};
 use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_resolver::proto::serialize::binary::BinEncodable;
-use hickory_resolver::{Resolver, TokioResolver};
+use hickory_resolver::{Resolver, ResolverBuilder, TokioResolver};
 
 use crate::diag::dnssec::Dnssec;
 use crate::diag::tlsa::Tlsa;
@@ -156,23 +156,8 @@ impl Dns {
                 }
             }
         }
-        let mut builder = match config.server {
-            Some(addr) => {
-                let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
-                for c in &mut ns.connections {
-                    c.port = addr.port();
-                }
-                Resolver::builder_with_config(
-                    ResolverConfig::from_name_servers(vec![ns]),
-                    TokioRuntimeProvider::default(),
-                )
-            }
-            None => Resolver::builder_tokio().map_err(|e| fail(&e))?,
-        };
-        let opts = builder.options_mut();
-        opts.timeout = timeout;
-        opts.attempts = 2;
-        opts.validate = true;
+        let mut builder = builder(config.server, timeout).map_err(|e| fail(&e))?;
+        builder.options_mut().validate = true;
         let resolver = builder
             .with_trust_anchor(Arc::new(anchors))
             .build()
@@ -455,6 +440,32 @@ impl Dns {
         reasons.dedup();
         reasons.join("; ")
     }
+}
+
+/// A resolver builder for `server` (`--dns-server`), else the system's configuration
+/// (/etc/resolv.conf), with `timeout` for each query and two attempts: the one setup that MX
+/// lookups (net::mx) and validated lookups share.
+pub(super) fn builder(
+    server: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<ResolverBuilder<TokioRuntimeProvider>, NetError> {
+    let mut builder = match server {
+        Some(addr) => {
+            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+            for c in &mut ns.connections {
+                c.port = addr.port();
+            }
+            Resolver::builder_with_config(
+                ResolverConfig::from_name_servers(vec![ns]),
+                TokioRuntimeProvider::default(),
+            )
+        }
+        None => Resolver::builder_tokio()?,
+    };
+    let opts = builder.options_mut();
+    opts.timeout = timeout;
+    opts.attempts = 2;
+    Ok(builder)
 }
 
 fn proof(p: Proof) -> Dnssec {

@@ -1,8 +1,8 @@
 //! Fetching an MTA-STS policy by RFC 8461 §3.3's rules: `GET
 //! https://mta-sts.DOMAIN/.well-known/mta-sts.txt` over HTTP/1.1 on port 443, the name
 //! resolved by smtpsh's own resolver (so `--dns-server` and the tests decide where it
-//! points), the certificate verified for `mta-sts.DOMAIN` by the platform's TLS (native-tls)
-//! with an extra CA allowed (`--cafile`), redirects never followed, only a 2xx status and
+//! points), the certificate verified for `mta-sts.DOMAIN` by the platform's TLS (native-tls,
+//! through `net::tls`, whose failures read in words) with an extra CA allowed (`--cafile`), redirects never followed, only a 2xx status and
 //! `text/plain` accepted, and the body capped at 64 KiB, under one deadline.
 //!
 //! A small client of our own rather than an HTTP crate: the rules above are the whole job,
@@ -169,21 +169,27 @@ pub fn fetch_policy(
     tcp.set_read_timeout(Some(left(deadline)?)).map_err(io)?;
     tcp.set_write_timeout(Some(left(deadline)?)).map_err(io)?;
 
-    let tls_err = |why: String| FetchError::Tls {
-        host: host.clone(),
-        why,
+    // The same TLS as the session's (net::tls), so that a failure reads as tidily: the
+    // verifier's reason or the alert's name, not the platform's raw text.
+    let opts = super::tls::TlsOptions {
+        extra_roots: config
+            .extra_ca_pem
+            .iter()
+            .map(|pem| String::from_utf8_lossy(pem).into_owned())
+            .collect(),
+        ..super::tls::TlsOptions::default()
     };
-    let mut builder = native_tls::TlsConnector::builder();
-    builder.min_protocol_version(Some(native_tls::Protocol::Tlsv12));
-    if let Some(pem) = &config.extra_ca_pem {
-        let ca = native_tls::Certificate::from_pem(pem).map_err(|e| tls_err(e.to_string()))?;
-        builder.add_root_certificate(ca);
-    }
-    let connector = builder.build().map_err(|e| tls_err(e.to_string()))?;
-    let mut tls = match connector.connect(&host, tcp) {
-        Ok(s) => s,
-        Err(native_tls::HandshakeError::Failure(e)) => return Err(tls_err(e.to_string())),
-        Err(native_tls::HandshakeError::WouldBlock(_)) => return Err(FetchError::Timeout(timeout)),
+    let mut tls = match super::tls::handshake(tcp, &host, &opts) {
+        Ok((s, _)) => s,
+        Err(crate::error::Error::Tls(why)) if why == super::tls::TIMED_OUT => {
+            return Err(FetchError::Timeout(timeout));
+        }
+        Err(e) => {
+            return Err(FetchError::Tls {
+                host: host.clone(),
+                why: super::tls::failure_reason(&e),
+            });
+        }
     };
     // RFC 8461 §3.3: no caching; one request, then the connection closes.
     let request = format!(
@@ -198,6 +204,7 @@ pub fn fetch_policy(
     let mut eof = false;
     let mut fill = |buf: &mut Vec<u8>, eof: &mut bool| -> Result<(), FetchError> {
         tls.get_ref()
+            .get_ref()
             .set_read_timeout(Some(left(deadline)?))
             .map_err(io)?;
         match tls.read(&mut chunk) {

@@ -1,16 +1,15 @@
 //! MX lookups (RFC 5321 §5.1, RFC 7505) with hickory-resolver: the domain's MX hosts by
 //! preference, each with its addresses; the domain itself when it has no MX (the "implicit
 //! MX"); and the null MX that says a domain accepts no mail. The resolver is the system's or
-//! the one given by `--dns-server`. hickory is asynchronous: each lookup runs on a small
-//! current-thread tokio runtime made for it, so the rest of smtpsh stays synchronous.
+//! the one given by `--dns-server`, set up by the same code as net::dns. hickory is
+//! asynchronous: each lookup runs on a small current-thread tokio runtime made for it, so the
+//! rest of smtpsh stays synchronous.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::TokioResolver;
 use hickory_resolver::proto::rr::RData;
-use hickory_resolver::{Resolver, TokioResolver};
 
 use super::dial::Family;
 
@@ -103,23 +102,10 @@ pub fn mail_servers(domain: &str, how: Lookup) -> Result<MailServers, MxError> {
 
 fn resolver(how: Lookup) -> Result<TokioResolver, MxError> {
     let fail = |e: &dyn std::fmt::Display| MxError::Lookup(format!("resolver setup: {e}"));
-    let mut builder = match how.server {
-        Some(addr) => {
-            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
-            for c in &mut ns.connections {
-                c.port = addr.port();
-            }
-            Resolver::builder_with_config(
-                ResolverConfig::from_name_servers(vec![ns]),
-                TokioRuntimeProvider::default(),
-            )
-        }
-        None => Resolver::builder_tokio().map_err(|e| fail(&e))?,
-    };
-    let opts = builder.options_mut();
-    opts.timeout = how.timeout;
-    opts.attempts = 2;
-    builder.build().map_err(|e| fail(&e))
+    super::dns::builder(how.server, how.timeout)
+        .map_err(|e| fail(&e))?
+        .build()
+        .map_err(|e| fail(&e))
 }
 
 /// The addresses of one host, of the families allowed.

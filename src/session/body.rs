@@ -166,10 +166,7 @@ impl Session {
         opts: super::SendOptions,
     ) -> Result<Reply, Error> {
         self.mode_allows_command()?;
-        let mut file = std::fs::File::open(path).map_err(|e| Error::File {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let mut file = std::fs::File::open(path).map_err(|e| Error::reading(None, path, e))?;
         self.check_file_size(&mut file, path, opts)?;
         let name = path.display().to_string();
         let total = super::progress::file_size(&file);

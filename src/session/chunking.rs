@@ -55,7 +55,7 @@ impl Session {
     /// SMTPUTF8 and DSN checks of a MAIL or RCPT line (see [`ext::check_envelope`]): a
     /// refusal sends nothing; warnings are shown and the line goes.
     pub(super) fn check_envelope(&mut self, cmd: &Command) -> Result<(), Error> {
-        let warnings = ext::check_envelope(cmd.expose(), self.caps())?;
+        let warnings = ext::check_envelope(cmd, self.caps())?;
         for w in warnings {
             self.warn(w);
         }
@@ -78,10 +78,7 @@ impl Session {
         if !opts.size_check {
             return Ok(());
         }
-        let meta = file.metadata().map_err(|e| Error::File {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let meta = file.metadata().map_err(|e| Error::reading(None, path, e))?;
         if !meta.is_file() {
             self.note(format!(
                 "{} is not a regular file: its size can't be checked against SIZE {limit} first",
@@ -98,10 +95,7 @@ impl Session {
             return Ok(());
         } else {
             let size = measure(file, path)?;
-            file.rewind().map_err(|e| Error::File {
-                path: path.to_path_buf(),
-                source: e,
-            })?;
+            file.rewind().map_err(|e| Error::reading(None, path, e))?;
             size
         };
         if let Some(limit) = ext::over_size_limit(size, self.caps()) {
@@ -333,10 +327,7 @@ fn measure(file: &mut std::fs::File, path: &Path) -> Result<u64, Error> {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                return Err(Error::File {
-                    path: path.to_path_buf(),
-                    source: e,
-                });
+                return Err(Error::reading(None, path, e));
             }
         };
         out.clear();

@@ -31,9 +31,9 @@ impl Recipients {
             Verb::Mail | Verb::Rset | Verb::Ehlo | Verb::Lhlo | Verb::Helo if code == 250 => {
                 self.accepted.clear()
             }
-            Verb::Rcpt if code == 250 || code == 251 => {
-                self.accepted.push(cmd.path().unwrap_or_default())
-            }
+            Verb::Rcpt if code == 250 || code == 251 => self
+                .accepted
+                .push(cmd.path().unwrap_or_default().to_string()),
             _ => {}
         }
     }

@@ -9,8 +9,9 @@
 //!
 //! The steps that take more than one line live beside this file: guided AUTH (`auth.rs`),
 //! DATA bodies and `:send` (`body.rs`), CHUNKING (`chunking.rs`), LMTP's per-recipient
-//! replies (`lmtp.rs`), MX lookups (`mx.rs`), and the progress and stopping of a file body
-//! (`progress.rs`).
+//! replies (`lmtp.rs`), MX lookups (`mx.rs`), the progress and stopping of a file body
+//! (`progress.rs`), the diagnosis of TLS, DANE and MTA-STS (`diag.rs`) and the second,
+//! display-only connections it makes (`look.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,9 @@ use crate::transcript::{Event, Transcript};
 mod auth;
 mod body;
 mod chunking;
+mod diag;
 mod lmtp;
+mod look;
 mod mx;
 mod progress;
 
@@ -56,10 +59,33 @@ pub struct Config {
     pub dial: crate::net::dial::DialOptions,
     /// Where MX lookups go: `--dns-server`, else the system's resolver.
     pub dns_server: Option<std::net::SocketAddr>,
+    /// A private DNSSEC trust anchor for `:dane` and `--audit` (`--trust-anchor`).
+    pub trust_anchor: Option<std::path::PathBuf>,
     /// Teaching mode (`--explain`): a plain-language line with every reply.
     pub explain: bool,
     /// `--plaintext-auth`: credentials may go over a connection without TLS (safety rule 8).
     pub plaintext_auth: bool,
+}
+
+/// The command line's defaults: EHLO as `localhost`, 30 s a reply, 10 s to connect, TLS
+/// verified, nothing else set.
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            ehlo_name: "localhost".into(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            tls: TlsOptions::default(),
+            user: None,
+            password: None,
+            token: None,
+            dial: crate::net::dial::DialOptions::default(),
+            dns_server: None,
+            trust_anchor: None,
+            explain: false,
+            plaintext_auth: false,
+        }
+    }
 }
 
 /// Asks the person at the keyboard (or fails, in a script without a terminal).
@@ -166,6 +192,10 @@ struct Link {
     caps: Option<Capabilities>,
     mode: Mode,
     lmtp: lmtp::Recipients,
+    /// The chain a second connection fetched (`:tls chain`).
+    fetched: Option<look::Looked>,
+    /// The domain this connection was found for (`--mx DOMAIN`), for `:mta-sts`.
+    mx_domain: Option<String>,
 }
 
 /// One SMTP session.
@@ -183,6 +213,8 @@ pub struct Session {
     progress: Box<dyn Progress>,
     /// The file body being sent, while one is.
     watching: Option<progress::Watch>,
+    /// The last handshake the verifier refused, for `:tls` and `:dane` after it.
+    last_refused: Option<diag::Refused>,
 }
 
 impl std::fmt::Debug for Session {
@@ -219,6 +251,7 @@ impl Session {
             cancel,
             progress: Box::new(Silent),
             watching: None,
+            last_refused: None,
         }
     }
 
@@ -325,13 +358,19 @@ impl Session {
         self.end("connecting again");
         self.config.tls.insecure = insecure;
         let start = Instant::now();
-        let conn = Connection::open_via(
+        let conn = match Connection::open_via(
             target,
             addrs,
             &self.config.dial,
             self.config.connect_timeout,
             &self.config.tls,
-        )?;
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                self.refused(&e, target, addrs.and_then(|a| a.first().copied()));
+                return Err(e);
+            }
+        };
         self.begin(conn, target, insecure, start)
     }
 
@@ -369,11 +408,16 @@ impl Session {
             caps: None,
             mode: Mode::Command,
             lmtp: lmtp::Recipients::default(),
+            fetched: None,
+            mx_domain: None,
         });
         if let Some(summary) = tls {
-            self.emit(Event::Tls { summary, insecure });
+            self.emit(Event::Tls {
+                summary: Box::new(summary),
+                insecure,
+            });
         }
-        let greeting = self.guard(|s| s.read_reply())?;
+        let greeting = self.guard(|s| s.read_greeting(target))?;
         self.show_reply(&greeting, start, None);
         if greeting.code.value() == 220 {
             self.link()?.greeted = true;
@@ -761,7 +805,16 @@ impl Session {
         let opts = self.config.tls.clone();
         let l = self.link()?;
         let host = l.target.host.clone();
-        let summary = l.conn.starttls(&host, &opts, timeout)?.clone();
+        let summary = match l.conn.starttls(&host, &opts, timeout) {
+            Ok(s) => s.clone(),
+            Err(e) => {
+                let target = l.target.clone();
+                let addr = look::Spec::addr_of(l.conn.peer());
+                self.refused(&e, &target, addr);
+                return Err(e);
+            }
+        };
+        let l = self.link()?;
         l.tls = true;
         // RFC 3207 §4.2: forget everything learned before TLS.
         l.caps = None;
@@ -771,7 +824,10 @@ impl Session {
         l.tx = Stage::Idle;
         let insecure = l.insecure;
         let verb = self.hello_verb().name().to_string();
-        self.emit(Event::Tls { summary, insecure });
+        self.emit(Event::Tls {
+            summary: Box::new(summary),
+            insecure,
+        });
         self.note(format!(
             "capabilities from before TLS are forgotten (RFC 3207 §4.2); send {verb} again"
         ));

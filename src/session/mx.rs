@@ -119,6 +119,12 @@ impl Session {
                     ));
                     last = Some(source);
                 }
+                Ok(greeting) => {
+                    if let Some(l) = self.link.as_mut() {
+                        l.mx_domain = Some(domain.to_string());
+                    }
+                    return Ok(greeting);
+                }
                 other => return other,
             }
         }

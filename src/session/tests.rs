@@ -51,14 +51,7 @@ fn config() -> Config {
         ehlo_name: "client.test".into(),
         timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(2),
-        tls: TlsOptions::default(),
-        user: None,
-        password: None,
-        token: None,
-        dial: crate::net::dial::DialOptions::default(),
-        dns_server: None,
-        explain: false,
-        plaintext_auth: false,
+        ..Config::default()
     }
 }
 

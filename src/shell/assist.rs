@@ -223,7 +223,10 @@ pub fn hint(line: &str, k: &Knowledge) -> Option<String> {
     // SMTPUTF8 (RFC 6531): a non-ASCII envelope is refused unless advertised, and the MAIL
     // of such a transaction should carry the parameter.
     if matches!(verb, Verb::Mail | Verb::Rcpt) && !line.is_ascii() {
-        match crate::smtp::ext::check_envelope(line, k.caps.as_ref()) {
+        let Ok(cmd) = crate::smtp::command::Command::parse(line) else {
+            return None;
+        };
+        match crate::smtp::ext::check_envelope(&cmd, k.caps.as_ref()) {
             Err(_) => {
                 return Some("   ← non-ASCII: SMTPUTF8 not advertised, will be refused".into());
             }

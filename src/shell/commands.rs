@@ -22,6 +22,7 @@ use crate::error::UsageError;
 use crate::session::{SendOptions, Session};
 use crate::smtp::auth::ClientMechanism;
 use crate::smtp::reply::{Code, EnhancedCode};
+use crate::transcript::Report;
 
 /// A shell command, parsed.
 #[derive(Subcommand, Debug, Clone, PartialEq)]
@@ -58,6 +59,13 @@ pub enum ShellCmd {
     Inbox(Inbox),
     /// Toggle the exact-bytes view: the bytes each line crossed the wire as
     Wire(NoArgs),
+    /// The live TLS in full: protocol, cipher, each certificate, the verdict
+    Tls(Tls),
+    /// TLSA records of this host and port (DNSSEC-validated) against the chain: DANE verdict
+    Dane(NoArgs),
+    /// DOMAIN's MTA-STS record and policy, checked against its MX and this host; TLS-RPT
+    #[command(name = "mta-sts", alias = "mtasts")]
+    MtaSts(MtaSts),
     /// QUIT if connected, then leave
     #[command(visible_alias = "q", alias = "exit")]
     Quit(NoArgs),
@@ -178,6 +186,35 @@ pub struct Explain {
     /// A reply code (550), an enhanced code (5.1.1) or both; none: the last reply
     #[arg(value_names = ["CODE", "X.Y.Z"], num_args = 0..=2)]
     pub codes: Vec<String>,
+}
+
+/// `:tls [chain | save FILE]`
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// chain: fetch the chain TLS 1.3 hid (a second connection capped at TLS 1.2); save: write
+    /// the chain as PEM to FILE
+    #[arg(value_name = "ACTION")]
+    pub action: Option<TlsAction>,
+    /// With save: where to write; ~ is the home directory
+    #[arg(value_name = "FILE", value_parser = path, value_hint = clap::ValueHint::FilePath)]
+    pub file: Option<PathBuf>,
+}
+
+/// What `:tls` does besides showing the report.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsAction {
+    /// Fetch the chain TLS 1.3 hid, over a second connection capped at TLS 1.2
+    Chain,
+    /// Write the chain as PEM to FILE
+    Save,
+}
+
+/// `:mta-sts [DOMAIN]`
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct MtaSts {
+    /// The policy domain (default: the domain of --mx DOMAIN)
+    #[arg(value_name = "DOMAIN")]
+    pub domain: Option<String>,
 }
 
 /// `:inbox [N]`
@@ -337,15 +374,17 @@ impl ShellParser {
             return Err(LangError::Shell(unknown_command(name)));
         };
         let canonical = sub.get_name().to_string();
+        // Messages may quote what was typed: never with its control characters.
+        let shell = |m: String| LangError::Shell(crate::smtp::escape::escape_controls(&m));
         let mut argv = vec![canonical.clone()];
-        argv.extend(tokens(sub, rest).map_err(LangError::Shell)?);
+        argv.extend(tokens(sub, rest).map_err(shell)?);
         let matches = self
             .root
             .try_get_matches_from_mut(argv)
-            .map_err(|e| LangError::Shell(one_line(&canonical, &e)))?;
+            .map_err(|e| shell(one_line(&canonical, &e)))?;
         Root::from_arg_matches(&matches)
             .map(|r| r.cmd)
-            .map_err(|e| LangError::Shell(one_line(&canonical, &e)))
+            .map_err(|e| shell(one_line(&canonical, &e)))
     }
 }
 
@@ -476,13 +515,14 @@ fn one_line(name: &str, e: &clap::Error) -> String {
 
 /// "unknown shell command", with the nearest name when one is close (a typo).
 fn unknown_command(name: &str) -> String {
+    let shown = crate::smtp::escape::escape_controls(name);
     let near = crate::shell::suggest::nearest(
         &name.to_ascii_lowercase(),
         definitions().get_subcommands().map(|c| c.get_name()),
     );
     match near {
-        Some(n) => format!("unknown shell command :{name}; did you mean :{n}? (:help lists them)"),
-        None => format!("unknown shell command :{name}; type :help for the list"),
+        Some(n) => format!("unknown shell command :{shown}; did you mean :{n}? (:help lists them)"),
+        None => format!("unknown shell command :{shown}; type :help for the list"),
     }
 }
 
@@ -554,11 +594,46 @@ impl ShellCmd {
                 });
                 Ok(Step::Nothing)
             }
+            ShellCmd::Tls(c) => c.run(session),
+            ShellCmd::Dane(_) => {
+                let r = session.dane()?;
+                session.report(Report::Dane(Box::new(r)));
+                Ok(Step::Nothing)
+            }
+            ShellCmd::MtaSts(c) => {
+                let (sts, rpt) = session.mta_sts(c.domain.as_deref())?;
+                session.report(Report::MtaSts(Box::new(sts)));
+                session.report(Report::TlsRpt(Box::new(rpt)));
+                Ok(Step::Nothing)
+            }
             ShellCmd::Quit(_) => {
                 session.quit();
                 Ok(Step::Quit)
             }
         }
+    }
+}
+
+impl Tls {
+    fn run(self, session: &mut Session) -> anyhow::Result<Step> {
+        let report = match (self.action, self.file) {
+            (None, None) => session.tls_report()?,
+            (Some(TlsAction::Chain), None) => session.fetch_chain()?,
+            (Some(TlsAction::Save), Some(file)) => {
+                session.save_chain(&file)?;
+                return Ok(Step::Nothing);
+            }
+            (Some(TlsAction::Save), None) => {
+                return Err(UsageError(":tls save needs a FILE (see :help tls)".into()).into());
+            }
+            (_, Some(_)) => {
+                return Err(
+                    UsageError(":tls takes a FILE only after save (see :help tls)".into()).into(),
+                );
+            }
+        };
+        session.report(Report::Tls(Box::new(report)));
+        Ok(Step::Nothing)
     }
 }
 
@@ -778,6 +853,40 @@ mod tests {
         assert!(matches!(parse(":Q").unwrap(), ShellCmd::Quit(_)));
         assert!(matches!(parse(":exit").unwrap(), ShellCmd::Quit(_)));
         assert!(matches!(parse(":open h").unwrap(), ShellCmd::Connect(_)));
+        assert_eq!(
+            parse(":tls").unwrap(),
+            ShellCmd::Tls(Tls {
+                action: None,
+                file: None
+            })
+        );
+        assert_eq!(
+            parse(":tls save chain.pem").unwrap(),
+            ShellCmd::Tls(Tls {
+                action: Some(TlsAction::Save),
+                file: Some("chain.pem".into())
+            })
+        );
+        assert!(matches!(
+            parse(":TLS chain").unwrap(),
+            ShellCmd::Tls(Tls {
+                action: Some(TlsAction::Chain),
+                ..
+            })
+        ));
+        assert!(parse(":tls fetch").is_err());
+        assert!(matches!(parse(":dane").unwrap(), ShellCmd::Dane(_)));
+        assert!(parse(":dane x").is_err());
+        assert_eq!(
+            parse(":mta-sts example.org").unwrap(),
+            ShellCmd::MtaSts(MtaSts {
+                domain: Some("example.org".into())
+            })
+        );
+        assert!(matches!(
+            parse(":mta-sts").unwrap(),
+            ShellCmd::MtaSts(MtaSts { domain: None })
+        ));
         assert!(matches!(
             parse(":inbox 2").unwrap(),
             ShellCmd::Inbox(Inbox { n: Some(2) })

@@ -131,6 +131,9 @@ pub fn unescape(what: &str, s: &str) -> Result<Vec<u8>, LangError> {
             }
             Some(_) => {
                 let c = s.get(i + 1..).and_then(|r| r.chars().next()).unwrap_or('?');
+                // The character is shown escaped: an error never carries a line end or an
+                // escape sequence of what was typed.
+                let c = crate::smtp::escape::escape_controls(&c.to_string());
                 return err(format!(
                     "{what}: unknown escape \\{c}; use \\r \\n \\t \\0 \\xHH or \\\\"
                 ));
@@ -439,6 +442,30 @@ mod tests {
                 },
                 "{l:?}"
             );
+        }
+    }
+
+    // Found by fuzzing (fuzz/artifacts/shell_lang/crash-8a9a69c8…): an unknown escape of a
+    // line end put the line end into the one-line error.
+    // See: issue 12
+    #[test]
+    fn regression_errors_never_carry_a_control_character() {
+        let mut shell = ShellParser::new();
+        for line in [
+            ":b64 :r+\0\0aw :41\\\n\\",
+            ":raw \\\x1b[31m",
+            ":b64 \\\r",
+            ":\x1b[31mnope",
+            ":send --\x1b[2J x",
+            ":expect \x07",
+            ":auth \x1b",
+        ] {
+            for o in [Origin::Prompt, Origin::Script] {
+                if let Err(e) = parse_line(line, o, &mut shell) {
+                    let e = e.to_string();
+                    assert!(!e.chars().any(|c| c.is_control()), "{line:?}: {e:?}");
+                }
+            }
         }
     }
 }

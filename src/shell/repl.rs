@@ -351,7 +351,11 @@ impl Repl {
                 if matches!(e.downcast_ref::<Error>(), Some(Error::Cancelled)) {
                     eprintln!("smtpsh: cancelled");
                 } else {
-                    eprintln!("smtpsh: error: {e:#}");
+                    // An error may quote what was typed or received: never its controls.
+                    eprintln!(
+                        "smtpsh: error: {}",
+                        crate::smtp::escape::escape_controls(&format!("{e:#}"))
+                    );
                     if !session.is_connected()
                         && e.downcast_ref::<Error>()
                             .is_some_and(|e| e.ends_connection())

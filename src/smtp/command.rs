@@ -190,16 +190,16 @@ pub enum Args {
         /// The domain or address literal typed after the verb.
         domain: Option<String>,
     },
-    /// `MAIL FROM:<path>` or `RCPT TO:<path>`, with ESMTP parameters.
+    /// `MAIL FROM:<path>` or `RCPT TO:<path>`, with ESMTP parameters, read leniently by
+    /// the grammar the practice server uses ([`super::syntax::scan_path_arg`]): the shell
+    /// sends what was typed and only needs the path (LMTP's per-recipient replies) and the
+    /// parameters (SMTPUTF8, DSN).
     Path {
-        /// The address between the angle brackets, as typed (empty for `<>`); for a path
-        /// typed without brackets (the server will say what it thinks of that), the word
-        /// after the colon; `None` without a colon.
-        address: Option<String>,
-        /// Whether the path was in angle brackets.
-        bracketed: bool,
-        /// `KEY` or `KEY=value` after the path, as typed.
-        params: Vec<String>,
+        /// The path as typed: `<a@b>` (`<>` for the null path), or the bare word where the
+        /// path should be; empty when there is none.
+        path: String,
+        /// The parameters after the path, as typed.
+        params: Vec<Param>,
     },
     /// `BDAT size [LAST]`.
     Bdat(Bdat),
@@ -217,14 +217,9 @@ impl fmt::Debug for Args {
         match self {
             Args::Plain => f.write_str("Plain"),
             Args::Hello { domain } => f.debug_struct("Hello").field("domain", domain).finish(),
-            Args::Path {
-                address,
-                bracketed,
-                params,
-            } => f
+            Args::Path { path, params } => f
                 .debug_struct("Path")
-                .field("address", address)
-                .field("bracketed", bracketed)
+                .field("path", path)
                 .field("params", params)
                 .finish(),
             Args::Bdat(b) => f.debug_tuple("Bdat").field(b).finish(),
@@ -237,6 +232,22 @@ impl fmt::Debug for Args {
                 .field("response", &response.then_some("(redacted)"))
                 .finish(),
         }
+    }
+}
+
+/// An ESMTP parameter of MAIL or RCPT (RFC 5321 §4.1.2 `esmtp-param`), as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// The keyword, case as typed.
+    pub keyword: String,
+    /// What follows the first `=`, if any.
+    pub value: Option<String>,
+}
+
+impl Param {
+    /// Whether this is the parameter `keyword` (case-insensitive, RFC 5321 §2.4).
+    pub fn is(&self, keyword: &str) -> bool {
+        self.keyword.eq_ignore_ascii_case(keyword)
     }
 }
 
@@ -279,7 +290,20 @@ impl Command {
             Verb::Ehlo | Verb::Helo | Verb::Lhlo => Args::Hello {
                 domain: rest.split_whitespace().next().map(str::to_string),
             },
-            Verb::Mail | Verb::Rcpt => path_args(rest),
+            Verb::Mail | Verb::Rcpt => {
+                let loose = super::syntax::scan_path_arg(rest);
+                Args::Path {
+                    path: loose.path.to_string(),
+                    params: loose
+                        .params
+                        .iter()
+                        .map(|p| Param {
+                            keyword: p.keyword.to_string(),
+                            value: p.value.map(str::to_string),
+                        })
+                        .collect(),
+                }
+            }
             Verb::Bdat => Args::Bdat(Bdat::parse(line).map_err(CommandError::Bdat)?),
             Verb::Auth => {
                 let mut words = rest.split_whitespace();
@@ -340,17 +364,20 @@ impl Command {
         }
     }
 
-    /// The address of a MAIL or RCPT line in angle brackets (`<a@b>`), as an LMTP reply is
-    /// shown for it; `None` for other verbs.
-    pub fn path(&self) -> Option<String> {
+    /// The path of a MAIL or RCPT line as typed (`<a@b>`), as an LMTP reply is shown for
+    /// it; `None` for other verbs.
+    pub fn path(&self) -> Option<&str> {
         match &self.args {
-            Args::Path {
-                address: Some(a),
-                bracketed: true,
-                ..
-            } => Some(format!("<{a}>")),
-            Args::Path { address, .. } => Some(address.clone().unwrap_or_default()),
+            Args::Path { path, .. } => Some(path),
             _ => None,
+        }
+    }
+
+    /// The ESMTP parameters of a MAIL or RCPT line (empty for other verbs).
+    pub fn params(&self) -> &[Param] {
+        match &self.args {
+            Args::Path { params, .. } => params,
+            _ => &[],
         }
     }
 
@@ -399,37 +426,6 @@ impl fmt::Debug for Command {
             .field("verb", &self.verb)
             .field("args", &self.args)
             .finish()
-    }
-}
-
-/// `FROM:<path> params` or `TO:<path> params`, leniently: the shell sends what was typed
-/// and only needs the address (LMTP's per-recipient replies, SMTPUTF8) and the parameters.
-fn path_args(rest: &str) -> Args {
-    let Some((_, after_colon)) = rest.split_once(':') else {
-        return Args::Path {
-            address: None,
-            bracketed: false,
-            params: Vec::new(),
-        };
-    };
-    let after_colon = after_colon.trim_start();
-    match after_colon
-        .strip_prefix('<')
-        .and_then(|r| r.split_once('>'))
-    {
-        Some((address, params)) => Args::Path {
-            address: Some(address.to_string()),
-            bracketed: true,
-            params: params.split_whitespace().map(str::to_string).collect(),
-        },
-        None => {
-            let mut words = after_colon.split_whitespace();
-            Args::Path {
-                address: words.next().map(str::to_string),
-                bracketed: false,
-                params: words.map(str::to_string).collect(),
-            }
-        }
     }
 }
 
@@ -625,6 +621,79 @@ mod tests {
                 column: 4,
                 name: "a CR (0x0D)".into()
             })
+        );
+    }
+
+    /// A command's Display is its exact wire form; its parsed arguments are what the shell
+    /// reads; a secret never shows in `shown()` or `{:?}`.
+    #[test]
+    fn commands_are_values_with_an_exact_wire_form() {
+        let c = Command::parse("mail from:<a@b> SIZE=10 body=8BITMIME").unwrap();
+        assert_eq!(c.to_string(), "mail from:<a@b> SIZE=10 body=8BITMIME\r\n");
+        assert_eq!(c.to_wire(), b"mail from:<a@b> SIZE=10 body=8BITMIME\r\n");
+        assert_eq!(*c.verb(), Verb::Mail);
+        assert_eq!(c.path(), Some("<a@b>"));
+        assert_eq!(
+            c.params(),
+            [
+                Param {
+                    keyword: "SIZE".into(),
+                    value: Some("10".into())
+                },
+                Param {
+                    keyword: "body".into(),
+                    value: Some("8BITMIME".into())
+                },
+            ]
+        );
+        assert!(c.params()[1].is("BODY"));
+        assert_eq!(
+            Command::parse("RCPT TO: <é@x>").unwrap().path(),
+            Some("<é@x>")
+        );
+        assert_eq!(Command::parse("RCPT TO:b@x").unwrap().path(), Some("b@x"));
+        let e = Command::parse("EHLO").unwrap();
+        assert_eq!(e.args(), &Args::Hello { domain: None });
+        assert_eq!(
+            e.with_hello_domain("client.test").to_string(),
+            "EHLO client.test\r\n"
+        );
+        assert_eq!(
+            Command::parse("ehlo")
+                .unwrap()
+                .with_hello_domain("c")
+                .to_string(),
+            "ehlo c\r\n"
+        );
+        assert_eq!(
+            Command::parse("BDAT 10 LAST").unwrap().args(),
+            &Args::Bdat(Bdat {
+                size: 10,
+                last: true
+            })
+        );
+        assert!(matches!(
+            Command::parse("BDAT x"),
+            Err(CommandError::Bdat(_))
+        ));
+        assert_eq!(Command::parse("  "), Err(CommandError::Empty));
+        assert!(matches!(
+            Command::parse("NOOP\r\nQUIT"),
+            Err(CommandError::Line(_))
+        ));
+        let a = Command::parse("AUTH PLAIN AGFsaWNlAHM=").unwrap();
+        assert!(a.is_secret());
+        assert_eq!(a.shown(), "AUTH PLAIN <redacted>");
+        assert!(!format!("{a:?}").contains("AGFsaWNl"));
+        assert_eq!(a.to_string(), "AUTH PLAIN AGFsaWNlAHM=\r\n");
+        assert_eq!(Command::bare(Verb::Quit).to_string(), "QUIT\r\n");
+        assert_eq!(
+            Command::bdat(Bdat {
+                size: 0,
+                last: true
+            })
+            .to_string(),
+            "BDAT 0 LAST\r\n"
         );
     }
 }

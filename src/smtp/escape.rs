@@ -39,6 +39,21 @@ pub fn escape_str(s: &str) -> String {
     escape_bytes(s.as_bytes())
 }
 
+/// A message of smtpsh's own that may quote what was typed: control characters and hidden
+/// code points escaped as [`escape_str`] does, but backslashes left alone (the message's
+/// own `\r` or `\\` are meant as written). The result never holds a line end.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\\' || c == '\t' {
+            out.push(c);
+        } else {
+            push_char(&mut out, c);
+        }
+    }
+    out
+}
+
 /// Append `c`, escaped when it could drive or confuse a terminal.
 fn push_char(out: &mut String, c: char) {
     match c {
@@ -111,6 +126,14 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(escape_bytes(input), *want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn escape_controls_keeps_backslashes() {
+        assert_eq!(
+            escape_controls("use \\r, not \n\u{1b}"),
+            "use \\r, not \\n\\x1b"
+        );
     }
 
     #[test]

@@ -6,13 +6,12 @@
 //! say it takes one is mangled or bounced further down the path, and the user can't see it
 //! happen. The DSN checks only warn: people test servers with odd parameters on purpose.
 //!
-//! The parameters are found by the shared grammar's lenient reading
-//! ([`syntax::scan_path_arg`]), so a line the practice server would refuse (a space after
-//! the colon, no brackets) is still checked and still sent.
+//! The checks take a [`Command`], whose parameters the shared grammar's lenient reading
+//! found ([`super::syntax::scan_path_arg`]), so a line the practice server would refuse (a
+//! space after the colon, no brackets) is still checked and still sent.
 
 use super::caps::Capabilities;
-use super::command::Verb;
-use super::syntax;
+use super::command::{Command, Verb};
 
 /// Why an envelope line was refused; `Display` says what and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,20 +30,19 @@ pub enum EnvelopeError {
     },
 }
 
-/// Check a typed MAIL or RCPT line against `caps` (the last EHLO; `None` before one).
+/// Check a MAIL or RCPT command against `caps` (the last EHLO; `None` before one).
 /// `Err` refuses the line; `Ok` carries warnings to show before it is sent.
 pub fn check_envelope(
-    line: &str,
+    cmd: &Command,
     caps: Option<&Capabilities>,
 ) -> Result<Vec<String>, EnvelopeError> {
-    let verb = match Verb::of_line(line) {
+    let verb = match cmd.verb() {
         Verb::Mail => "MAIL",
         Verb::Rcpt => "RCPT",
         _ => return Ok(Vec::new()),
     };
-    let arg = syntax::scan_path_arg(argument(line));
     let mut warnings = Vec::new();
-    if let Some(i) = line.bytes().position(|b| !b.is_ascii()) {
+    if let Some(i) = cmd.expose().bytes().position(|b| !b.is_ascii()) {
         let why = match caps {
             Some(c) if c.has("SMTPUTF8") => "",
             Some(c) if c.greeting.is_empty() && c.entries.is_empty() => "(no EHLO yet)",
@@ -59,15 +57,15 @@ pub fn check_envelope(
             });
         }
         // RFC 6531 §3.4: a transaction with a non-ASCII envelope says so on MAIL.
-        if verb == "MAIL" && arg.param("SMTPUTF8").is_none() {
+        if verb == "MAIL" && !cmd.params().iter().any(|p| p.is("SMTPUTF8")) {
             warnings.push(
                 "a non-ASCII sender without the SMTPUTF8 parameter: the server may refuse it (RFC 6531 §3.4; add SMTPUTF8)"
                     .to_string(),
             );
         }
     }
-    for p in &arg.params {
-        let value = p.value.unwrap_or("");
+    for p in cmd.params() {
+        let value = p.value.as_deref().unwrap_or("");
         let key = p.keyword.to_ascii_uppercase();
         let dsn = matches!(key.as_str(), "RET" | "ENVID" | "NOTIFY" | "ORCPT");
         if !dsn {
@@ -83,12 +81,6 @@ pub fn check_envelope(
         }
     }
     Ok(warnings)
-}
-
-/// The argument of a MAIL or RCPT line: what follows the verb and the blanks after it.
-fn argument(line: &str) -> &str {
-    line.split_once([' ', '\t'])
-        .map_or("", |(_, arg)| arg.trim_start_matches([' ', '\t']))
 }
 
 /// xtext (RFC 3461 §4): printable ASCII but `+` and `=`, with `+HH` for anything else.
@@ -182,17 +174,27 @@ mod tests {
         let with = caps(&["SMTPUTF8", "DSN"]);
         let without = caps(&["8BITMIME"]);
         assert_eq!(
-            check_envelope("MAIL FROM:<grüße@test> SMTPUTF8", Some(&with)),
+            check_envelope(
+                &Command::parse("MAIL FROM:<grüße@test> SMTPUTF8").unwrap(),
+                Some(&with)
+            ),
             Ok(vec![])
         );
         assert_eq!(
-            check_envelope("RCPT TO:<日本@test>", Some(&with)),
+            check_envelope(&Command::parse("RCPT TO:<日本@test>").unwrap(), Some(&with)),
             Ok(vec![])
         );
-        let w = check_envelope("MAIL FROM:<grüße@test>", Some(&with)).unwrap();
+        let w = check_envelope(
+            &Command::parse("MAIL FROM:<grüße@test>").unwrap(),
+            Some(&with),
+        )
+        .unwrap();
         assert!(w[0].contains("add SMTPUTF8"), "{w:?}");
         assert_eq!(
-            check_envelope("MAIL FROM:<grüße@test>", Some(&without)),
+            check_envelope(
+                &Command::parse("MAIL FROM:<grüße@test>").unwrap(),
+                Some(&without)
+            ),
             Err(EnvelopeError::NeedsSmtputf8 {
                 verb: "MAIL",
                 column: 14,
@@ -200,12 +202,18 @@ mod tests {
             })
         );
         assert!(matches!(
-            check_envelope("rcpt to:<é@test>", None),
+            check_envelope(&Command::parse("rcpt to:<é@test>").unwrap(), None),
             Err(EnvelopeError::NeedsSmtputf8 { verb: "RCPT", .. })
         ));
         // Other verbs are not envelope lines.
-        assert_eq!(check_envelope("VRFY grüße", Some(&without)), Ok(vec![]));
-        assert_eq!(check_envelope("MAIL FROM:<a@test>", None), Ok(vec![]));
+        assert_eq!(
+            check_envelope(&Command::parse("VRFY grüße").unwrap(), Some(&without)),
+            Ok(vec![])
+        );
+        assert_eq!(
+            check_envelope(&Command::parse("MAIL FROM:<a@test>").unwrap(), None),
+            Ok(vec![])
+        );
     }
 
     #[test]
@@ -219,7 +227,11 @@ mod tests {
             "MAIL FROM:<> SIZE=10",
         ];
         for l in ok {
-            assert_eq!(check_envelope(l, Some(&dsn)), Ok(vec![]), "{l}");
+            assert_eq!(
+                check_envelope(&Command::parse(l).unwrap(), Some(&dsn)),
+                Ok(vec![]),
+                "{l}"
+            );
         }
         let warned = [
             ("MAIL FROM:<a@test> RET=ALL", "FULL or HDRS"),
@@ -232,10 +244,14 @@ mod tests {
             ("MAIL FROM:<a@test> NOTIFY=NEVER", "belongs on RCPT"),
         ];
         for (l, want) in warned {
-            let w = check_envelope(l, Some(&dsn)).unwrap();
+            let w = check_envelope(&Command::parse(l).unwrap(), Some(&dsn)).unwrap();
             assert!(w.len() == 1 && w[0].contains(want), "{l}: {w:?}");
         }
-        let w = check_envelope("RCPT TO:<b@test> NOTIFY=NEVER", Some(&caps(&[]))).unwrap();
+        let w = check_envelope(
+            &Command::parse("RCPT TO:<b@test> NOTIFY=NEVER").unwrap(),
+            Some(&caps(&[])),
+        )
+        .unwrap();
         assert!(w[0].contains("did not advertise DSN"), "{w:?}");
     }
 

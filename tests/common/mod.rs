@@ -10,6 +10,8 @@
 //! - [`sasl`]: base64 and CRAM-MD5 computed independently of the binary.
 //! - [`text`]: escaping, and transcripts made comparable ([`normalise`], [`stable`],
 //!   [`golden`]).
+//! - [`tls_peer`]: [`TlsPeer`], a STARTTLS or implicit-TLS server (Python's `ssl`) with TLS
+//!   1.2 and 1.3 and a chain, that takes many connections and records each.
 //! - [`peers`]: the test Postfix and other programs a suite needs, and how a suite says it
 //!   was left out ([`peer_program`], [`left_out`]).
 //!
@@ -24,6 +26,7 @@ pub mod peers;
 pub mod run;
 pub mod sasl;
 pub mod text;
+pub mod tls_peer;
 
 pub use certs::*;
 pub use client_auth::*;
@@ -32,3 +35,4 @@ pub use peers::*;
 pub use run::*;
 pub use sasl::*;
 pub use text::*;
+pub use tls_peer::*;

@@ -20,6 +20,9 @@ pub const CHUNKED_POLICY: &str =
 /// For uncovered.test, whose MX is mx.uncovered.test.
 pub const UNCOVERED_POLICY: &str =
     "version: STSv1\r\nmode: enforce\r\nmx: mx.elsewhere.test\r\nmax_age: 86400\r\n";
+/// For audit.test, whose MX hosts are mx-ee, mx-bad, mx-busy and mx-plain: mx-busy is left
+/// out.
+pub const AUDIT_POLICY: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx-ee.test\r\nmx: mx-bad.test\r\nmx: mx-plain.test\r\nmax_age: 86400\r\n";
 /// Where the redirect points: a host nobody may ask for.
 pub const REDIRECT_TARGET: &str = "https://mta-sts.redirect-target.test/.well-known/mta-sts.txt";
 
@@ -60,9 +63,16 @@ impl Drop for PolicyServer {
 
 /// Bind port 443 on a free 127.x.y.z address. `Err` says why it can't (not root).
 pub fn bind_443() -> Result<TcpListener, String> {
-    let seed = std::process::id();
+    bind_loopback(443, 0)
+}
+
+/// Bind `port` on a free 127.x.y.z address, a different one for each `salt` (addresses
+/// from 127.100.0.0 up; the mail servers' port 25 too, tests/diag/mailers.rs). `Err` says
+/// why it can't (not root, for a port below 1024).
+pub fn bind_loopback(port: u16, salt: u32) -> Result<TcpListener, String> {
+    let seed = std::process::id() ^ salt.wrapping_mul(97_531);
     let mut last = String::new();
-    for i in 0..32u32 {
+    for i in 0..64u32 {
         let n = seed
             .wrapping_mul(2_654_435_761)
             .wrapping_add(i.wrapping_mul(40_503));
@@ -72,13 +82,13 @@ pub fn bind_443() -> Result<TcpListener, String> {
             (n >> 8) as u8,
             1 + (n >> 16) as u8 % 250,
         );
-        match TcpListener::bind((ip, 443)) {
+        match TcpListener::bind((ip, port)) {
             Ok(l) => return Ok(l),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = e.to_string(),
-            Err(e) => return Err(format!("cannot bind {ip}:443: {e}")),
+            Err(e) => return Err(format!("cannot bind {ip}:{port}: {e}")),
         }
     }
-    Err(format!("no free 127.x.y.z:443: {last}"))
+    Err(format!("no free 127.x.y.z:{port}: {last}"))
 }
 
 /// Serve on `listener` with the certificate and key (PEM).
@@ -132,6 +142,7 @@ fn serve_one(acceptor: &native_tls::TlsAcceptor, conn: TcpStream, requests: &Mut
     let response: Vec<u8> = match host.as_str() {
         "mta-sts.sts.test" => plain(200, "text/plain; charset=utf-8", STS_POLICY),
         "mta-sts.uncovered.test" => plain(200, "text/plain", UNCOVERED_POLICY),
+        "mta-sts.audit.test" => plain(200, "text/plain", AUDIT_POLICY),
         "mta-sts.chunked.test" => {
             let (a, b) = CHUNKED_POLICY.split_at(20);
             format!(

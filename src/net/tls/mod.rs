@@ -8,13 +8,22 @@
 //! from the ServerHello as it passes through the socket ([`hello`]), the certificate from
 //! `peer_certificate()` read with x509-parser ([`summary`]).
 //!
-//! Files: [`hello`] (the socket tap and the ServerHello), [`summary`] (what a certificate
-//! says, and under `--insecure` what is wrong with it), `identity` (the client certificate),
-//! `changed` (what a failure means when `--cafile` holds a practice server's certificate).
+//! A failed handshake is named in words: a certificate the verifier refused (with what the
+//! handshake showed of the server, so the `:tls` report can say why without `--insecure`), an
+//! alert the server sent ("see the server's log"), plaintext where TLS was due (an SMTP
+//! greeting: the port wants STARTTLS), a connection closed half-way.
+//!
+//! Files: [`flight`] (the server's plaintext handshake: ServerHello, the TLS 1.2 chain, alerts),
+//! [`hello`] (the socket tap that feeds it), [`summary`] (what a certificate says, and under
+//! `--insecure` what is wrong with it), [`report`] (the `:tls` report), `identity` (the client
+//! certificate), `changed` (what a refusal means when `--cafile` holds a practice server's
+//! certificate).
 
 mod changed;
+pub mod flight;
 pub mod hello;
 pub(crate) mod identity;
+pub mod report;
 pub mod summary;
 
 use std::io::{self, Read, Write};
@@ -23,8 +32,11 @@ use std::time::SystemTime;
 
 use native_tls::{HandshakeError, Protocol, TlsConnector};
 
+pub use flight::Seen;
 pub use hello::Tap;
 pub use summary::colon_hex;
+
+use report::{ChainSource, Observed, TlsReport, TlsVerdict};
 
 use crate::error::Error;
 
@@ -88,6 +100,84 @@ pub struct CertSummary {
     /// The subject of the client certificate smtpsh presents when asked (`--tls-cert`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<String>,
+    /// The key-exchange group, where the handshake showed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The server's certificate, DER.
+    #[serde(skip)]
+    pub leaf: Option<Vec<u8>>,
+    /// What the plaintext part of the handshake showed (in TLS 1.2 the chain as sent).
+    #[serde(skip)]
+    pub seen: Seen,
+    /// Verification was off (`--insecure`, or a look that only shows).
+    #[serde(skip)]
+    pub insecure: bool,
+}
+
+impl CertSummary {
+    /// The chain as far as this handshake showed it: as sent (TLS 1.2), or the server's own
+    /// certificate alone (TLS 1.3).
+    pub fn chain(&self) -> (Vec<Vec<u8>>, ChainSource) {
+        match &self.seen.chain {
+            Some(c) if !c.is_empty() => (c.clone(), ChainSource::Handshake),
+            _ => (
+                self.leaf.iter().cloned().collect(),
+                ChainSource::LeafOnly {
+                    tls12_refused: false,
+                },
+            ),
+        }
+    }
+
+    /// What the handshake gathered, for a [`TlsReport`].
+    pub fn observed(&self) -> Observed {
+        let (chain, _) = self.chain();
+        Observed {
+            version: Some(self.version.clone()),
+            cipher: Some(self.cipher.clone()),
+            group: self.group.clone(),
+            chain,
+            ocsp_stapled: self.seen.chain.is_some().then_some(self.seen.ocsp_stapled),
+        }
+    }
+
+    /// The verdict on this handshake.
+    pub fn verdict(&self) -> TlsVerdict {
+        if self.insecure {
+            TlsVerdict::NotChecked {
+                name: self.verified_name.clone(),
+                problem: self.verify_error.clone(),
+                unchecked: self.unchecked.clone(),
+            }
+        } else {
+            TlsVerdict::Verified {
+                name: self.verified_name.clone(),
+            }
+        }
+    }
+
+    /// The `:tls` report of this handshake, for `server` (`host:port (address)`).
+    pub fn report(&self, server: String, now: i64) -> TlsReport {
+        let (_, source) = self.chain();
+        TlsReport::new(server, self.observed(), source, self.verdict(), now)
+    }
+}
+
+/// The message of a handshake that ran out of time (the socket's deadline).
+pub const TIMED_OUT: &str = "TLS handshake timed out";
+
+/// How a handshake is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Verify, as the options say (the session's connection).
+    Verify,
+    /// Only look: verification off whatever the options say, nothing to be sent after the
+    /// handshake that matters; `tls12` caps the protocol at TLS 1.2, where the Certificate
+    /// message is still plaintext.
+    Look {
+        /// Offer nothing above TLS 1.2.
+        tls12: bool,
+    },
 }
 
 /// A connector made from the options, and what the summary needs to know of them.
@@ -100,9 +190,16 @@ struct Setup {
 
 impl Setup {
     fn new(opts: &TlsOptions) -> Result<Setup, Error> {
+        Setup::for_mode(opts, Mode::Verify)
+    }
+
+    fn for_mode(opts: &TlsOptions, mode: Mode) -> Result<Setup, Error> {
         let mut b = TlsConnector::builder();
         // Safety rule 1: nothing older than TLS 1.2 (RFC 8996 deprecates 1.0 and 1.1).
         b.min_protocol_version(Some(Protocol::Tlsv12));
+        if mode == (Mode::Look { tls12: true }) {
+            b.max_protocol_version(Some(Protocol::Tlsv12));
+        }
         let mut anchors = Vec::new();
         if let Some(path) = &opts.cafile {
             let pem = std::fs::read(path).map_err(|e| {
@@ -138,7 +235,7 @@ impl Setup {
             client_subject = Some(id.subject);
             b.identity(id.identity);
         }
-        if opts.insecure {
+        if opts.insecure || mode != Mode::Verify {
             // The checks run on the certificate after the handshake instead (summary.rs),
             // so the warning still says what is wrong (PRODUCT.md: --insecure warns loudly).
             b.danger_accept_invalid_certs(true);
@@ -173,20 +270,73 @@ pub fn handshake<S: Read + Write>(
     host: &str,
     opts: &TlsOptions,
 ) -> Result<(TlsStream<S>, CertSummary), Error> {
+    handshake_as(stream, host, opts, Mode::Verify)
+}
+
+/// [`handshake`] in the given [`Mode`]: verifying, or only looking.
+pub fn handshake_as<S: Read + Write>(
+    stream: S,
+    host: &str,
+    opts: &TlsOptions,
+    mode: Mode,
+) -> Result<(TlsStream<S>, CertSummary), Error> {
+    run(stream, host, opts, mode).0
+}
+
+/// A handshake that only looks (verification off; `tls12` caps the protocol), and what the
+/// server's plaintext handshake showed whether it succeeded or not: for telling whether a
+/// port speaks TLS at all.
+pub fn look<S: Read + Write>(
+    stream: S,
+    host: &str,
+    opts: &TlsOptions,
+    tls12: bool,
+) -> (Result<(TlsStream<S>, CertSummary), Error>, Seen) {
+    run(stream, host, opts, Mode::Look { tls12 })
+}
+
+fn run<S: Read + Write>(
+    stream: S,
+    host: &str,
+    opts: &TlsOptions,
+    mode: Mode,
+) -> (Result<(TlsStream<S>, CertSummary), Error>, Seen) {
     let name = opts.tls_name.as_deref().unwrap_or(host);
-    let setup = Setup::new(opts)?;
-    let stream = match setup.connector.connect(name, Tap::new(stream)) {
+    let setup = match Setup::for_mode(opts, mode) {
         Ok(s) => s,
-        Err(HandshakeError::Failure(e)) => {
-            let err = handshake_failed(&e.to_string(), name);
-            return Err(changed::explain(err, opts.cafile.as_deref(), name));
-        }
-        Err(HandshakeError::WouldBlock(_)) => {
-            return Err(Error::Tls("TLS handshake timed out".to_string()));
-        }
+        Err(e) => return (Err(e), Seen::default()),
     };
-    let summary = summarize(&stream, name, &setup, opts.insecure);
-    Ok((stream, summary))
+    let tap = Tap::new(stream);
+    let watch = tap.watch();
+    let result = match setup.connector.connect(name, tap) {
+        Ok(stream) => {
+            let insecure = opts.insecure || mode != Mode::Verify;
+            let summary = summarize(&stream, name, &setup, insecure, &watch.state());
+            Ok((stream, summary))
+        }
+        Err(HandshakeError::Failure(e)) => Err(changed::explain(
+            failed(&e.to_string(), name, &watch.state()),
+            opts.cafile.as_deref(),
+        )),
+        Err(HandshakeError::WouldBlock(_)) => Err(Error::Tls(TIMED_OUT.to_string())),
+    };
+    let seen = watch.state().seen().clone();
+    (result, seen)
+}
+
+/// smtpsh's own checks of the server's certificate `der` for `host` (dates, name,
+/// self-signed against `--cafile`), as under `--insecure`: what the certificate itself shows
+/// when the verifier refused it.
+pub fn check_leaf(der: &[u8], host: &str, opts: &TlsOptions) -> summary::Findings {
+    let name = opts.tls_name.as_deref().unwrap_or(host);
+    let mut anchors = Vec::new();
+    if let Some(pem) = opts.cafile.as_ref().and_then(|p| std::fs::read(p).ok()) {
+        anchors.extend(certificates(&pem));
+    }
+    for pem in &opts.extra_roots {
+        anchors.extend(certificates(pem.as_bytes()));
+    }
+    summary::check(der, name, SystemTime::now(), &anchors)
 }
 
 /// Check `--tls-cert`/`--tls-key` up front (readable, PEM, the key matches), so a mistake
@@ -198,8 +348,59 @@ pub fn check_client_identity(opts: &TlsOptions) -> Result<(), Error> {
     }
 }
 
-/// The error for a failed handshake, from the platform's message.
-fn handshake_failed(text: &str, name: &str) -> Error {
+/// The error for a failed handshake: what the tap saw first (plaintext, an alert, the end
+/// of the stream), then the platform's message.
+fn failed(text: &str, name: &str, st: &hello::TapState) -> Error {
+    let seen = st.seen();
+    if let Some(bytes) = &seen.not_tls {
+        return Error::Tls(not_tls(bytes));
+    }
+    if let Some(why) = verify_reason(text) {
+        return Error::Verify {
+            name: name.to_string(),
+            reason: why,
+            seen: Box::new(seen.clone()),
+        };
+    }
+    let alert = seen
+        .alert
+        .map(|a| a.description)
+        .or_else(|| alert_number(text));
+    if let Some(code) = alert {
+        return Error::Tls(format!(
+            "the server ended the TLS handshake with the alert {} ({code}){}; see the server's log for why",
+            flight::alert_name(code),
+            alert_meaning(code, text)
+        ));
+    }
+    if st.at_eof() {
+        return Error::Tls(
+            "the server closed the connection in the middle of the TLS handshake; see the server's log for why".into(),
+        );
+    }
+    Error::Tls(format!("TLS handshake failed: {text}{}", alert_hint(text)))
+}
+
+/// The message for plaintext where a handshake was due.
+fn not_tls(bytes: &[u8]) -> String {
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or(bytes);
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let shown = crate::smtp::escape::escape_bytes(first);
+    let smtp = matches!(first, [a, b, c, d, ..] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() && (*d == b' ' || *d == b'-'));
+    if smtp {
+        format!(
+            "the server answered the TLS handshake in plaintext (\"{shown}\"): this port speaks SMTP first, with STARTTLS; use --starttls instead of --tls-on-connect (implicit TLS is usually port 465)"
+        )
+    } else {
+        format!(
+            "the server answered the TLS handshake with something that is not TLS (\"{shown}\"); is this the right port?"
+        )
+    }
+}
+
+/// Why the verifier refused the server's certificate, when that is what the platform's
+/// message says.
+fn verify_reason(text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     // OpenSSL: "certificate verify failed … (self-signed certificate)"; SChannel: "The
     // certificate chain was issued by an authority that is not trusted", "The target
@@ -209,14 +410,42 @@ fn handshake_failed(text: &str, name: &str) -> Error {
         || lower.contains("certificate verify failed")
         || lower.contains("principal name")
         || (lower.contains("certificate") && !lower.contains("alert"));
-    if server_cert {
-        Error::Tls(format!(
-            "certificate verification failed for {name:?}: {} (use --cafile FILE to trust its CA, --tls-name NAME for another name, or --insecure)",
-            windows.unwrap_or_else(|| openssl_reason(text).to_string())
-        ))
-    } else {
-        Error::Tls(format!("TLS handshake failed: {text}{}", alert_hint(text)))
+    server_cert.then(|| windows.unwrap_or_else(|| openssl_reason(text).to_string()))
+}
+
+/// The tidy reason for a handshake that failed, for messages that add their own context
+/// (the MTA-STS policy fetch): the verifier's reason, an alert named, or the platform's text.
+pub fn failure_reason(e: &Error) -> String {
+    match e {
+        Error::Verify { reason, .. } => format!("certificate verification failed: {reason}"),
+        other => other.to_string(),
     }
+}
+
+/// OpenSSL names the alert a peer sent by number: `… SSL alert number 40`.
+fn alert_number(text: &str) -> Option<u8> {
+    let (_, rest) = text.rsplit_once("alert number ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// What an alert from the server usually means, for the ones people meet.
+fn alert_meaning(code: u8, text: &str) -> String {
+    let hint = alert_hint(text);
+    if !hint.is_empty() {
+        return hint.to_string();
+    }
+    match code {
+        40 => ": no cipher suite, group or signature algorithm in common, or the server's TLS setup is broken",
+        70 => ": the server refuses every TLS version smtpsh offers (1.2 and 1.3)",
+        71 => ": the server wants stronger parameters than offered",
+        80 => ": the server failed on its side (its key or certificate files, say)",
+        112 => ": the server has no certificate for the name sent as SNI (--tls-name)",
+        116 => " (the server wants a client certificate: --tls-cert FILE --tls-key FILE)",
+        42..=49 => " (the server did not accept our client certificate)",
+        _ => "",
+    }
+    .to_string()
 }
 
 /// OpenSSL's reason, which native-tls puts in parentheses after its error stack
@@ -283,8 +512,10 @@ fn summarize<S: Read + Write>(
     name: &str,
     setup: &Setup,
     insecure: bool,
+    st: &hello::TapState,
 ) -> CertSummary {
-    let (version, cipher) = match stream.get_ref().negotiated() {
+    let seen = st.seen().clone();
+    let (version, cipher) = match &seen.negotiated {
         Some(n) => (n.version.clone(), n.cipher.clone()),
         None => ("TLS".to_string(), "(cipher not seen)".to_string()),
     };
@@ -318,12 +549,20 @@ fn summarize<S: Read + Write>(
         verify_error: findings.problem,
         unchecked: findings.unchecked,
         client_cert: setup.client_subject.clone(),
+        group: seen.group.clone(),
+        leaf: der,
+        seen,
+        insecure,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn handshake_failed(text: &str, name: &str) -> Error {
+        failed(text, name, &hello::TapState::default())
+    }
 
     #[test]
     fn openssl_reasons_are_taken_from_the_parentheses() {
@@ -375,6 +614,42 @@ mod tests {
         );
         assert!(alert_hint("sslv3 alert bad certificate").contains("did not accept"));
         assert_eq!(alert_hint("wrong version number"), "");
+    }
+
+    // See: issue 15, an alert from the server was OpenSSL's text, not words.
+    #[test]
+    fn alerts_from_the_server_are_named_in_words() {
+        let e = handshake_failed(
+            "error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../ssl/record/rec_layer_s3.c:1605:SSL alert number 40",
+            "x",
+        );
+        assert_eq!(
+            e.to_string(),
+            "the server ended the TLS handshake with the alert handshake_failure (40): no cipher suite, group or signature algorithm in common, or the server's TLS setup is broken; see the server's log for why"
+        );
+        assert_eq!(e.exit(), crate::error::Exit::Tls);
+        let e = handshake_failed(
+            "... tlsv13 alert certificate required:...:SSL alert number 116",
+            "x",
+        );
+        assert!(
+            e.to_string().starts_with("the server ended the TLS handshake with the alert certificate_required (116) (the server wants a client certificate"),
+            "{e}"
+        );
+    }
+
+    // See: issue 15, --tls-on-connect against a plaintext port printed "wrong version number".
+    #[test]
+    fn plaintext_where_tls_was_due_says_use_starttls() {
+        assert_eq!(
+            not_tls(b"220 mx.example ESMTP Postfix\r\n"),
+            "the server answered the TLS handshake in plaintext (\"220 mx.example ESMTP Postfix\"): this port speaks SMTP first, with STARTTLS; use --starttls instead of --tls-on-connect (implicit TLS is usually port 465)"
+        );
+        assert!(
+            not_tls(b"HTTP/1.1 400 Bad Request\r\n")
+                .contains("not TLS (\"HTTP/1.1 400 Bad Request\")")
+        );
+        assert!(not_tls(b"\x1b[2J").contains("\\x1b[2J"), "escaped");
     }
 
     #[test]

@@ -199,7 +199,7 @@ fn dns_matches(pattern: &str, name: &str) -> bool {
 }
 
 /// The DNS names (escaped) and IP addresses of subjectAltName, in the certificate's order.
-fn san_names(cert: &X509Certificate<'_>) -> Vec<String> {
+pub(super) fn san_names(cert: &X509Certificate<'_>) -> Vec<String> {
     san(cert)
         .into_iter()
         .filter_map(|n| match n {
@@ -230,7 +230,7 @@ fn names_for_humans(cert: &X509Certificate<'_>) -> String {
 
 /// `CN=localhost, O=smtpsh practice server`: each attribute in the certificate's order,
 /// with OpenSSL's short names for the common ones and control characters escaped.
-fn name_string(name: &X509Name<'_>) -> String {
+pub(super) fn name_string(name: &X509Name<'_>) -> String {
     name.iter_attributes()
         .map(|a| {
             let value = a
@@ -269,7 +269,7 @@ fn short_name(oid: &Oid<'_>) -> String {
 
 /// `Dec  2 02:41:18 2026 GMT`, the form OpenSSL prints (`ASN1_TIME_print`), which the
 /// transcript has always shown.
-fn openssl_time(t: &ASN1Time) -> String {
+pub(super) fn openssl_time(t: &ASN1Time) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
