@@ -57,7 +57,6 @@ impl Budget {
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }
-
 }
 
 /// Octets a session holds from a [`Budget`]; given back on drop.
@@ -106,7 +105,6 @@ impl Reservation {
     }
 
     /// Octets held.
-    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
     }

@@ -22,9 +22,9 @@
 //! on demand ([`Faults`]) and the `421` a session says when the server stops.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -204,6 +204,8 @@ struct Transaction {
     rcpts: Vec<String>,
     /// The memory its envelope takes, reserved from the server's budget.
     envelope: Reservation,
+    /// The memory for the body that MAIL's `SIZE=` announced, reserved at MAIL.
+    body: Option<Reservation>,
 }
 
 /// What the envelope of a message takes besides its strings: the message's fixed part
@@ -919,10 +921,19 @@ impl<'a> Conn<'a> {
             return;
         }
         // The memory the message will take, body and envelope, is reserved before it is
-        // held (issue 14): a SIZE that can't fit now, or an envelope, gets 452 4.3.1.
-        let size = params.size.map_or(0, |s| s as usize);
-        let mut envelope = Reservation::new(self.shared.mailbox.budget());
-        if !self.shared.mailbox.has_room(size) || !envelope.grow(ENVELOPE_BASE + from.len()) {
+        // held (issue 14): an envelope, or a body of the SIZE announced, that can't fit now
+        // gets 452 4.3.1 here. A client that announces its size is sure of its room
+        // however many others send big bodies at once (as Postfix checks its queue's
+        // free space against SIZE at MAIL).
+        let budget = self.shared.mailbox.budget();
+        let mut envelope = Reservation::new(budget);
+        let mut body = params.size.map(|_| Reservation::new(budget));
+        let size = params
+            .size
+            .map_or(0, |s| usize::try_from(s).unwrap_or(usize::MAX));
+        let room =
+            envelope.grow(ENVELOPE_BASE + from.len()) && body.as_mut().is_none_or(|b| b.grow(size));
+        if !room {
             self.say(
                 452,
                 "4.3.1",
@@ -936,6 +947,7 @@ impl<'a> Conn<'a> {
             smtputf8: params.smtputf8,
             rcpts: Vec::new(),
             envelope,
+            body,
         });
         self.say(250, "2.1.0", &text);
     }
@@ -1066,17 +1078,15 @@ impl<'a> Conn<'a> {
             }
         }
         self.send(354, None, &["End data with <CR><LF>.<CR><LF>"]);
-        let end = self.receive_data();
+        let announced = self.tx.as_mut().and_then(|tx| tx.body.take());
+        let end = self.receive_data(announced);
         // Whatever happened, the transaction is over (RFC 5321 §4.1.1.4).
         let Some(tx) = self.tx.take() else {
             return;
         };
         match end {
             DataEnd::Message(body) => {
-                if self.on_demand(
-                    Step::Message,
-                    Subject::Envelope(&tx.from, &tx.rcpts),
-                ) {
+                if self.on_demand(Step::Message, Subject::Envelope(&tx.from, &tx.rcpts)) {
                     // Answered (or hung up on) instead: nothing is kept.
                     return;
                 }
@@ -1137,12 +1147,12 @@ impl<'a> Conn<'a> {
     /// Read the body after 354 up to CRLF.CRLF, bounded by `max_message` and by the
     /// memory budget: the body's memory is reserved before it grows, and once none is left
     /// the rest is read and dropped, for a `452 4.3.1` at the end.
-    fn receive_data(&mut self) -> DataEnd {
+    fn receive_data(&mut self, announced: Option<Reservation>) -> DataEnd {
         let max = self.shared.limits.max_message;
         let mut unstuffer = Unstuffer::new();
         let mut body = Body {
             data: Vec::new(),
-            reserved: Reservation::new(self.shared.mailbox.budget()),
+            reserved: announced.unwrap_or_else(|| Reservation::new(self.shared.mailbox.budget())),
         };
         let mut size = 0usize;
         let mut too_big = false;
@@ -1166,10 +1176,21 @@ impl<'a> Conn<'a> {
             // never past the message limit (and one read) in all.
             let need = body.data.len() + chunk.len();
             if keeping && need > body.data.capacity() {
+                let held = body.reserved.bytes();
                 let doubled = (body.data.capacity() * 2).min(max.saturating_add(self.buf.len()));
-                let want = need.max(doubled);
-                if body.reserved.resize(want) {
-                    body.data.reserve_exact(want - body.data.len());
+                // Within what is reserved (all that SIZE announced), or more reserved
+                // first: doubling if the budget allows, else just what this read needs.
+                let target = if need <= held {
+                    Some(held)
+                } else if body.reserved.resize(need.max(doubled)) {
+                    Some(need.max(doubled))
+                } else if body.reserved.resize(need) {
+                    Some(need)
+                } else {
+                    None
+                };
+                if let Some(target) = target {
+                    body.data.reserve_exact(target - body.data.len());
                 } else {
                     no_room = true;
                     body = Body {

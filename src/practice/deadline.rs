@@ -97,7 +97,12 @@ impl Timed {
                 }
             }
             match call(&mut self.tcp) {
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     // The socket's timeout is a little shorter than the deadline after a
                     // reset; go on until the deadline itself has passed.
                     let deadline = if write {
@@ -193,9 +198,15 @@ mod tests {
         let s = Duration::from_secs;
         assert!(!needs_update(None, None));
         assert!(needs_update(None, Some(s(300))));
-        assert!(!needs_update(Some(s(300)), Some(s(300) - Duration::from_millis(500))));
+        assert!(!needs_update(
+            Some(s(300)),
+            Some(s(300) - Duration::from_millis(500))
+        ));
         assert!(needs_update(Some(s(300)), Some(s(298))));
         assert!(needs_update(Some(s(10)), Some(s(300))));
-        assert!(needs_update(Some(Duration::from_millis(300)), Some(Duration::from_millis(250))));
+        assert!(needs_update(
+            Some(Duration::from_millis(300)),
+            Some(Duration::from_millis(250))
+        ));
     }
 }

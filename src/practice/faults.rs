@@ -291,7 +291,10 @@ mod tests {
     #[test]
     fn address_conventions() {
         assert_eq!(convention("451@example.org"), reply(451, None));
-        assert_eq!(convention("451-4.2.1@example.org"), reply(451, Some("4.2.1")));
+        assert_eq!(
+            convention("451-4.2.1@example.org"),
+            reply(451, Some("4.2.1"))
+        );
         assert_eq!(
             convention("552-5.2.2+big@example.org"),
             reply(552, Some("5.2.2"))
@@ -364,7 +367,9 @@ mod tests {
         let mut f = Faults::default();
         let plan = f.plan(&rules, Step::Rcpt, Subject::Address("slow@example.org"));
         assert_eq!(plan.delay, Duration::from_secs(3));
-        assert!(matches!(&plan.outcome, Outcome::Reply { reply, by } if reply.code == 451 && by == "rule 3 of the rules file"));
+        assert!(
+            matches!(&plan.outcome, Outcome::Reply { reply, by } if reply.code == 451 && by == "rule 3 of the rules file")
+        );
         let plan = f.plan(&rules, Step::Rcpt, Subject::Address("other@example.org"));
         assert!(matches!(&plan.outcome, Outcome::Reply { reply, .. } if reply.code == 550));
         // The address convention comes before the rules.

@@ -283,7 +283,10 @@ impl Rules {
             let line = i + 1;
             let err = |message: String| RulesError { line, message };
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            if let Some(c) = raw.chars().find(|&c| c != '\t' && (c.is_control() || !c.is_ascii())) {
+            if let Some(c) = raw
+                .chars()
+                .find(|&c| c != '\t' && (c.is_control() || !c.is_ascii()))
+            {
                 return Err(err(format!(
                     "{} is not allowed: a rules file is printable ASCII",
                     describe(c)
@@ -334,7 +337,8 @@ fn word(rest: &str) -> Option<(&str, &str)> {
     Some((&rest[..end], &rest[end..]))
 }
 
-const STEPS: &str = "greeting, ehlo, starttls, auth, mail, rcpt, data, message, rset, noop, vrfy, quit, any";
+const STEPS: &str =
+    "greeting, ehlo, starttls, auth, mail, rcpt, data, message, rset, noop, vrfy, quit, any";
 const ACTIONS: &str = "reply, delay, tarpit, disconnect, hide";
 
 fn parse_rule(content: &str) -> Result<Rule, String> {
@@ -348,7 +352,11 @@ fn parse_rule(content: &str) -> Result<Rule, String> {
         let inner = w
             .strip_prefix('<')
             .and_then(|w| w.strip_suffix('>'))
-            .ok_or_else(|| format!("the pattern {w:?} must be one word in angle brackets, such as <*@example.org>"))?;
+            .ok_or_else(|| {
+                format!(
+                    "the pattern {w:?} must be one word in angle brackets, such as <*@example.org>"
+                )
+            })?;
         if inner.contains(['<', '>']) {
             return Err(format!("the pattern {w:?} holds another angle bracket"));
         }
@@ -364,12 +372,8 @@ fn parse_rule(content: &str) -> Result<Rule, String> {
         pattern = Some(Pattern(inner.to_string()));
         rest = after;
     }
-    let (action_word, args) = word(rest).ok_or_else(|| {
-        format!(
-            "{} needs an action: {ACTIONS}",
-            step.name()
-        )
-    })?;
+    let (action_word, args) =
+        word(rest).ok_or_else(|| format!("{} needs an action: {ACTIONS}", step.name()))?;
     let action = match action_word.to_ascii_lowercase().as_str() {
         "reply" => Action::Reply(parse_reply(step, args)?),
         "delay" => Action::Delay(one_duration("delay", args)?),
@@ -425,9 +429,8 @@ fn no_more(what: &str, args: &str) -> Result<(), String> {
 }
 
 fn one_duration(what: &str, args: &str) -> Result<Duration, String> {
-    let (w, after) = word(args).ok_or_else(|| {
-        format!("{what} needs a duration such as 500ms, 5s or 2m")
-    })?;
+    let (w, after) =
+        word(args).ok_or_else(|| format!("{what} needs a duration such as 500ms, 5s or 2m"))?;
     no_more(what, after)?;
     parse_duration(w).map_err(|why| format!("{what} {w:?}: {why}"))
 }
@@ -583,7 +586,7 @@ impl fmt::Display for Rule {
 pub(crate) fn duration(d: Duration) -> String {
     if d.subsec_millis() != 0 || d.as_secs() == 0 {
         format!("{}ms", d.as_millis())
-    } else if d.as_secs() % 60 == 0 {
+    } else if d.as_secs().is_multiple_of(60) {
         format!("{}m", d.as_secs() / 60)
     } else {
         format!("{}s", d.as_secs())
@@ -643,32 +646,71 @@ greeting reply 421
         let cases: &[(&str, &str)] = &[
             ("rcp reply 451", "line 1: unknown step \"rcp\""),
             ("\n\nrcpt", "line 3: rcpt needs an action"),
-            ("rcpt <a@b> reply 200 ok", "line 1: \"200\" is not a failure code"),
+            (
+                "rcpt <a@b> reply 200 ok",
+                "line 1: \"200\" is not a failure code",
+            ),
             ("rcpt reply 461", "line 1: \"461\" is not a failure code"),
-            ("rcpt reply 451 5.2.1", "line 1: the enhanced code 5.2.1 must start with 4"),
-            ("rcpt reply 451 4.2", "line 1: \"4.2\" is not an enhanced status code"),
-            ("greeting reply 451", "line 1: a greeting may only refuse with 421 or 554"),
-            ("greeting reply 554 5.3.2 no", "line 1: greeting replies carry no enhanced"),
-            ("ehlo reply 550 5.7.1 no", "line 1: ehlo replies carry no enhanced"),
+            (
+                "rcpt reply 451 5.2.1",
+                "line 1: the enhanced code 5.2.1 must start with 4",
+            ),
+            (
+                "rcpt reply 451 4.2",
+                "line 1: \"4.2\" is not an enhanced status code",
+            ),
+            (
+                "greeting reply 451",
+                "line 1: a greeting may only refuse with 421 or 554",
+            ),
+            (
+                "greeting reply 554 5.3.2 no",
+                "line 1: greeting replies carry no enhanced",
+            ),
+            (
+                "ehlo reply 550 5.7.1 no",
+                "line 1: ehlo replies carry no enhanced",
+            ),
             ("quit reply 451", "line 1: quit takes no reply"),
             ("noop <x> delay 1s", "line 1: noop takes no <pattern>"),
-            ("rcpt <a@b delay 1s", "line 1: the pattern \"<a@b\" must be one word"),
-            ("rcpt <a<b> delay 1s", "line 1: the pattern \"<a<b>\" holds another"),
+            (
+                "rcpt <a@b delay 1s",
+                "line 1: the pattern \"<a@b\" must be one word",
+            ),
+            (
+                "rcpt <a<b> delay 1s",
+                "line 1: the pattern \"<a<b>\" holds another",
+            ),
             ("rcpt delay", "line 1: delay needs a duration"),
             ("rcpt delay 5", "line 1: delay \"5\": unknown unit \"\""),
             ("rcpt delay 5h", "line 1: delay \"5h\": unknown unit \"h\""),
             ("rcpt delay 0s", "line 1: delay \"0s\": a pause of zero"),
             ("rcpt delay 61m", "line 1: delay \"61m\": at most an hour"),
-            ("rcpt delay 99999999999999999999s", "line 1: delay \"99999999999999999999s\": the number is too big"),
-            ("rcpt delay 1s 2s", "line 1: delay takes nothing more, but \"2s\" follows"),
-            ("rcpt disconnect now", "line 1: disconnect takes nothing more"),
+            (
+                "rcpt delay 99999999999999999999s",
+                "line 1: delay \"99999999999999999999s\": the number is too big",
+            ),
+            (
+                "rcpt delay 1s 2s",
+                "line 1: delay takes nothing more, but \"2s\" follows",
+            ),
+            (
+                "rcpt disconnect now",
+                "line 1: disconnect takes nothing more",
+            ),
             ("any disconnect", "line 1: any takes only delay or tarpit"),
             ("rcpt hide AUTH", "line 1: hide goes with ehlo"),
             ("ehlo hide", "line 1: hide needs one or more"),
             ("ehlo hide CHUNKING", "line 1: hide \"CHUNKING\""),
             ("rcpt shout", "line 1: unknown action \"shout\""),
-            ("rcpt reply 451 4.2.1 caf\u{e9}", "line 1: '\u{e9}' (U+00E9) is not allowed"),
-            ("rcpt reply 451 a\u{7}b", "line 1: the control character U+0007"),
+            (
+                "rcpt reply 451 4.2.1 caf\u{e9}",
+                "line 1: '\u{e9}' (U+00E9) is not allowed",
+            ),
+            (
+                "rcpt reply 451 a\u{7}b",
+                "line 1: the control character U+0007",
+            ),
         ];
         for (text, want) in cases {
             let got = Rules::parse(text).unwrap_err().to_string();

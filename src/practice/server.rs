@@ -422,7 +422,10 @@ fn dispatch(stream: TcpStream, shared: &Arc<Shared>, registry: &Arc<Registry>, s
     }
     let Ok(handle) = stream.try_clone() else {
         drop(open);
-        refuse(stream, &format!("{host} cannot serve this connection now; try again later"));
+        refuse(
+            stream,
+            &format!("{host} cannot serve this connection now; try again later"),
+        );
         return;
     };
     let id = registry.next.fetch_add(1, Ordering::Relaxed);
@@ -454,7 +457,10 @@ fn dispatch(stream: TcpStream, shared: &Arc<Shared>, registry: &Arc<Registry>, s
         }
         Err(_) => {
             drop(open);
-            refuse(handle, &format!("{host} cannot serve this connection now; try again later"));
+            refuse(
+                handle,
+                &format!("{host} cannot serve this connection now; try again later"),
+            );
         }
     }
 }

@@ -471,10 +471,14 @@ mod tests {
     #[test]
     fn regression_envelopes_count_against_the_limit() {
         let mut m = message(b"");
-        m.rcpts = (0..100).map(|i| format!("recipient{i}@example.org")).collect();
+        m.rcpts = (0..100)
+            .map(|i| format!("recipient{i}@example.org"))
+            .collect();
         assert!(m.footprint() > 100 * "recipient00@example.org".len());
         let mailbox = Mailbox::new(10 * m.footprint());
-        let kept = (0..100).filter(|_| mailbox.push(m.clone()).is_some()).count();
+        let kept = (0..100)
+            .filter(|_| mailbox.push(m.clone()).is_some())
+            .count();
         assert_eq!(kept, 10);
     }
 

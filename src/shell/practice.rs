@@ -1,9 +1,13 @@
 //! The front end's side of the practice server: `--serve` (a classroom server that runs
-//! until Ctrl-C), `--practice` (a server in this process, connected to), and `:inbox`.
-//! The server itself is [`crate::practice`]; this file only starts it and shows its mail.
+//! until Ctrl-C or SIGTERM, then tells every open session 421), `--practice` (a server in
+//! this process, connected to), and `:inbox`. The server itself is [`crate::practice`];
+//! this file only starts it, stops it and shows its mail.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use crate::cli::Cli;
 use crate::error::{Error, UsageError};
@@ -26,6 +30,15 @@ fn config(cli: &Cli, addr: SocketAddr) -> anyhow::Result<PracticeConfig> {
     c.maildir = cli.maildir.clone();
     c.require_auth = cli.require_auth;
     c.require_tls = cli.require_tls;
+    if let Some(n) = cli.max_connections {
+        c.limits.max_connections = n as usize;
+    }
+    if let Some(n) = cli.max_per_client {
+        c.limits.max_per_client = n as usize;
+    }
+    if let Some(path) = &cli.rules {
+        c.rules = practice::Rules::read(path)?;
+    }
     Ok(c)
 }
 
@@ -88,9 +101,30 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
         );
     }
     println!("Ctrl-C stops it.");
-    loop {
-        // The server runs in its own threads; this one only keeps the process alive.
-        std::thread::park();
+    // The server runs in its own threads; this one waits for Ctrl-C or SIGTERM.
+    wait_for_stop();
+    let told = server.shutdown();
+    // stdout may be gone by now (a closed pipe): nothing to do about that at exit.
+    let _ = writeln!(
+        std::io::stdout(),
+        "stopped; {} told 421",
+        counted(told as u64, "open session")
+    );
+    Ok(())
+}
+
+/// Wait until Ctrl-C (SIGINT, or the console's Ctrl-C on Windows) or, on Unix, SIGTERM,
+/// which is how service managers and `kill` stop a server.
+fn wait_for_stop() {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    #[cfg(unix)]
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone());
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
