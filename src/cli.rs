@@ -338,7 +338,7 @@ pub struct Cli {
 
     /// With --serve or --practice: failures on demand, from the rules in FILE
     ///
-    /// One rule a line, STEP [<PATTERN>] ACTION, such as `rcpt <busy@*> reply 451 4.2.1
+    /// One rule a line, `STEP [<PATTERN>] ACTION`, such as `rcpt <busy@*> reply 451 4.2.1
     /// mailbox busy`, `greeting delay 5s`, `ehlo hide STARTTLS`, `data disconnect` or `any
     /// tarpit 100ms` (docs/practice-server.md). Without a file, addresses such as
     /// 451-4.2.1@example.org and EHLO names such as no-auth.example pick a failure.

@@ -1035,9 +1035,11 @@ impl<'a> Conn<'a> {
         let Some(tx) = &mut self.tx else {
             return;
         };
+        // The address, its place in the list (which grows by doubling), and the allocator's
+        // share (see `Message::footprint`).
         if !tx
             .envelope
-            .grow(address.len() + std::mem::size_of::<String>())
+            .grow(super::store::allocation(address.len()) + 2 * std::mem::size_of::<String>())
         {
             self.say(
                 452,

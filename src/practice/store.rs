@@ -2,7 +2,7 @@
 //! optional Maildir on disk.
 //!
 //! The mailbox is bounded ([`super::Limits::max_stored`]): a kept message counts with its
-//! envelope (sender, recipients, names), not only its body, against the same [`Budget`] that
+//! envelope (sender, recipients, names), not only its body, against the same memory budget that
 //! messages in progress reserve from; once full, a new message is refused with `452 4.3.1`
 //! rather than letting a classroom fill the machine's memory.
 //! Numbers are 1-based and stable: message N is always the Nth accepted.
@@ -51,22 +51,37 @@ impl Message {
         subject(&self.data)
     }
 
-    /// The octets it takes in memory: the data and every string of the envelope, with the
-    /// fixed size of each. A message with an empty body and 100 long recipients is not free
-    /// (issue 14: counting only bodies let such messages grow the server by gigabytes).
+    /// The octets it takes in memory: the data and every string of the envelope, each
+    /// allocation with the allocator's own overhead. A message with an empty body and 100
+    /// long recipients is not free (issue 14: counting only bodies let such messages grow
+    /// the server by gigabytes).
     pub fn footprint(&self) -> usize {
         let strings = [&self.id, &self.from, &self.helo]
             .into_iter()
             .chain(self.auth_user.as_ref())
             .chain(&self.rcpts)
-            .map(|s| s.len() + std::mem::size_of::<String>())
+            .map(|s| allocation(s.capacity()))
             .sum::<usize>();
-        std::mem::size_of::<Message>() + ARC_HEADER + self.data.len() + strings
+        let rcpts = allocation(self.rcpts.capacity() * std::mem::size_of::<String>());
+        allocation(std::mem::size_of::<Message>() + ARC_HEADER)
+            + allocation(self.data.capacity())
+            + rcpts
+            + strings
     }
 }
 
 /// The two counters in front of each `Arc<Message>`.
 const ARC_HEADER: usize = 2 * std::mem::size_of::<usize>();
+
+/// What an allocation of `n` octets takes from the allocator: a header, and a size rounded
+/// up to 16 octets (glibc's malloc; others are alike).
+pub(crate) fn allocation(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        (n + 8).next_multiple_of(16).max(32)
+    }
+}
 
 /// A summary line for `:inbox`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,8 +149,9 @@ impl Mailbox {
         mut message: Message,
         mut reservation: Reservation,
     ) -> Option<usize> {
-        // The body grew by doubling; keep only what it holds.
+        // The body and the recipient list grew by doubling; keep only what they hold.
         message.data.shrink_to_fit();
+        message.rcpts.shrink_to_fit();
         if !reservation.resize(message.footprint()) {
             return None;
         }
@@ -474,6 +490,8 @@ mod tests {
         m.rcpts = (0..100)
             .map(|i| format!("recipient{i}@example.org"))
             .collect();
+        // Kept copies hold no spare capacity; measure one.
+        let m = m.clone();
         assert!(m.footprint() > 100 * "recipient00@example.org".len());
         let mailbox = Mailbox::new(10 * m.footprint());
         let kept = (0..100)
