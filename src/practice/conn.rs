@@ -33,6 +33,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use memchr::memchr;
 
+use super::body::Buffer;
 use super::budget::Reservation;
 use super::deadline::Timed;
 use super::faults::{Faults, Outcome, Subject};
@@ -231,7 +232,7 @@ enum DataEnd {
 
 /// A body in progress with its reservation.
 struct Body {
-    data: Vec<u8>,
+    data: Buffer,
     reserved: Reservation,
 }
 
@@ -1153,7 +1154,7 @@ impl<'a> Conn<'a> {
         let max = self.shared.limits.max_message;
         let mut unstuffer = Unstuffer::new();
         let mut body = Body {
-            data: Vec::new(),
+            data: Buffer::default(),
             reserved: announced.unwrap_or_else(|| Reservation::new(self.shared.mailbox.budget())),
         };
         let mut size = 0usize;
@@ -1192,11 +1193,12 @@ impl<'a> Conn<'a> {
                     None
                 };
                 if let Some(target) = target {
-                    body.data.reserve_exact(target - body.data.len());
+                    let len = body.data.len();
+                    body.data.reserve_exact(target - len);
                 } else {
                     no_room = true;
                     body = Body {
-                        data: Vec::new(),
+                        data: Buffer::default(),
                         reserved: Reservation::new(self.shared.mailbox.budget()),
                     };
                 }
@@ -1209,7 +1211,7 @@ impl<'a> Conn<'a> {
             }
             if too_big || no_room {
                 // Keep counting, keep nothing, and give the memory back.
-                body.data = Vec::new();
+                body.data = Buffer::default();
                 body.reserved.resize(0);
             }
             match fed {
@@ -1287,7 +1289,7 @@ impl<'a> Conn<'a> {
             id: id.clone(),
             from: tx.from,
             rcpts: tx.rcpts,
-            data: body.data,
+            data: body.data.into_vec(),
             received,
             tls: self.tls,
             auth_user: self.auth_user.clone(),
@@ -1298,6 +1300,7 @@ impl<'a> Conn<'a> {
                 .deliver(&message, &shared.hostname, self.peer, greeted.esmtp)
                 .is_err()
         {
+            super::body::release(message.data);
             self.say(
                 451,
                 "4.3.0",

@@ -50,7 +50,7 @@
 //! Files: [`server`] (listener, threads, per-client counts, shutdown), `conn` (one
 //! connection's state machine; addresses and parameters are checked by
 //! [`crate::smtp::syntax`], the grammar the client uses too), `deadline` (a socket with a
-//! deadline), `budget` (the memory messages take), `rate` (AUTH per client and minute),
+//! deadline), `budget` (the memory messages take), `body` (a body's buffer), `rate` (AUTH per client and minute),
 //! `stop` (the stop signal and pauses it cuts short), [`rules`] and `faults` (failures on
 //! demand), `sasl` (checking AUTH responses), [`store`] (the mailbox and Maildir), [`cert`]
 //! (certificates made with rcgen, served through native-tls), `users`, and `memory`
@@ -62,6 +62,7 @@ use std::time::Duration;
 
 use crate::smtp::auth::Secret;
 
+mod body;
 mod budget;
 pub mod cert;
 mod conn;

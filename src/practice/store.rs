@@ -153,6 +153,7 @@ impl Mailbox {
         message.data.shrink_to_fit();
         message.rcpts.shrink_to_fit();
         if !reservation.resize(message.footprint()) {
+            super::body::release(message.data);
             return None;
         }
         let mut kept = self.lock();
