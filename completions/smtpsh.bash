@@ -23,7 +23,7 @@ _smtpsh() {
 
     case "${cmd}" in
         smtpsh)
-            opts="-p -4 -6 -h -V --port --ipv4 --ipv6 --source --lmtp --mx --dns-server --trust-anchor --audit --proxy --starttls --smtps --tls-on-connect --insecure --cafile --tls-cert --tls-key --tls-name --ehlo --timeout --connect-timeout --user --password-file --plaintext-auth --token-file --script --check --keep-going --pipeline --json --color --history --no-history --explain --practice --serve --cert-out --cert --key --cert-name --users --maildir --require-auth --require-tls --generate --help --version"
+            opts="-p -4 -6 -h -V --port --ipv4 --ipv6 --source --lmtp --mx --dns-server --trust-anchor --audit --proxy --starttls --smtps --tls-on-connect --insecure --cafile --tls-cert --tls-key --tls-name --ehlo --timeout --connect-timeout --user --password-file --plaintext-auth --token-file --script --check --keep-going --pipeline --json --color --history --no-history --explain --practice --serve --cert-out --cert --key --cert-name --users --maildir --require-auth --require-tls --max-connections --max-per-client --rules --generate --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +138,18 @@ _smtpsh() {
                     return 0
                     ;;
                 --maildir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-per-client)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rules)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

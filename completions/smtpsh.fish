@@ -27,6 +27,9 @@ complete -c smtpsh -l key -d 'With --cert: the certificate\'s private key (PEM)'
 complete -c smtpsh -l cert-name -d 'With --serve or --practice: a name the certificate must hold too (repeatable)' -r
 complete -c smtpsh -l users -d 'With --serve or --practice: practice users from FILE, one `name:password` a line' -r -F
 complete -c smtpsh -l maildir -d 'With --serve or --practice: keep received messages in the Maildir DIR too' -r -F
+complete -c smtpsh -l max-connections -d 'With --serve or --practice: connections at once, in all (default 256)' -r
+complete -c smtpsh -l max-per-client -d 'With --serve or --practice: connections at once from one client address (default 100)' -r
+complete -c smtpsh -l rules -d 'With --serve or --practice: failures on demand, from the rules in FILE' -r -F
 complete -c smtpsh -l generate -d 'Write a shell completion script or the man page to stdout (for packagers)' -r -f -a "bash\t'bash completion'
 zsh\t'zsh completion'
 fish\t'fish completion'

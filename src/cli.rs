@@ -365,6 +365,30 @@ pub struct Cli {
     #[arg(long)]
     pub require_tls: bool,
 
+    /// With --serve or --practice: connections at once, in all (default 256)
+    ///
+    /// One more is answered 421 and closed. The listen backlog is at least this (and at
+    /// least 1024), so a burst of clients waits for its greeting or its 421 instead of being
+    /// dropped.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: Option<u32>,
+
+    /// With --serve or --practice: connections at once from one client address (default 100)
+    ///
+    /// A class of 30 to 40 behind one NAT address, two or three sessions each, fits. Clients
+    /// on this machine (loopback) are not held to it, as Postfix exempts its own networks.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_per_client: Option<u32>,
+
+    /// With --serve or --practice: failures on demand, from the rules in FILE
+    ///
+    /// One rule a line, `STEP [<PATTERN>] ACTION`, such as `rcpt <busy@*> reply 451 4.2.1
+    /// mailbox busy`, `greeting delay 5s`, `ehlo hide STARTTLS`, `data disconnect` or `any
+    /// tarpit 100ms` (docs/practice-server.md). Without a file, addresses such as
+    /// 451-4.2.1@example.org and EHLO names such as no-auth.example pick a failure.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
     /// Write a shell completion script or the man page to stdout (for packagers)
     #[arg(long, value_name = "KIND", hide = true)]
     pub generate: Option<Generate>,

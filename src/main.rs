@@ -245,6 +245,9 @@ fn check_server_options(cli: &Cli) -> anyhow::Result<()> {
         (cli.maildir.is_some(), "--maildir"),
         (cli.require_auth, "--require-auth"),
         (cli.require_tls, "--require-tls"),
+        (cli.max_connections.is_some(), "--max-connections"),
+        (cli.max_per_client.is_some(), "--max-per-client"),
+        (cli.rules.is_some(), "--rules"),
     ];
     match given.iter().find(|(set, _)| *set) {
         Some((_, name)) => Err(UsageError(format!(

@@ -977,19 +977,35 @@ fn maildir_write_failure_is_451_and_nothing_is_kept() {
 fn full_mailbox_is_452_4_3_1() {
     let server = start(PracticeConfig {
         limits: Limits {
-            max_stored: 10,
+            max_stored: 2000,
             ..Limits::default()
         },
         ..config()
     });
     let mut c = Client::ready(&server);
-    let reply = c.send_message("a@example.org", "b@example.org", "123456\r\n.\r\n");
+    let body = format!("{}\r\n.\r\n", "x".repeat(600));
+    let reply = c.send_message("a@example.org", "b@example.org", &body);
     assert!(reply.starts_with("250 2.0.0 "), "{reply}");
-    let reply = c.send_message("a@example.org", "b@example.org", "123\r\n.\r\n");
-    assert!(reply.starts_with("452 4.3.1 "), "{reply}");
-    c.expect("MAIL FROM:<a@example.org> SIZE=3", "452 4.3.1 ");
+    let kept = server.memory_used();
+    assert!(kept > 600 && kept < 2000 - 300, "{kept}");
+    let body = format!("{}\r\n.\r\n", "x".repeat(2000 - kept));
+    let reply = c.send_message("a@example.org", "b@example.org", &body);
+    assert_eq!(
+        reply,
+        "452 4.3.1 insufficient system storage: the practice mailbox is full; not kept\r\n"
+    );
+    c.expect(
+        &format!("MAIL FROM:<a@example.org> SIZE={}", 2000 - kept + 1),
+        "452 4.3.1 ",
+    );
     c.expect("MAIL FROM:<a@example.org> SIZE=2", "250 2.1.0 ");
     assert_eq!(server.mailbox().len(), 1);
+    c.expect("RSET", "250 ");
+    assert_eq!(
+        server.memory_used(),
+        kept,
+        "what was in progress is given back"
+    );
 }
 
 #[test]
@@ -1075,7 +1091,10 @@ fn connection_limit_gives_421_and_frees_up() {
     let mut a = Client::connect(&server);
     let _b = Client::connect(&server);
     let mut c = Client::open(server.addr());
-    assert_eq!(c.reply(), "421 4.7.0 too many connections, try later\r\n");
+    assert_eq!(
+        c.reply(),
+        "421 4.7.0 practice.smtpsh.test too many connections (2 at once); try again later\r\n"
+    );
     assert!(c.closed());
     a.expect("QUIT", "221 ");
     assert!(a.closed());
@@ -1107,7 +1126,14 @@ fn still_serves(server: &PracticeServer) {
 
 #[test]
 fn garbage_bytes_get_500s_then_421() {
-    let server = server();
+    // Past 10 errors each reply waits (Postfix's soft error limit); not for long here.
+    let server = start(PracticeConfig {
+        limits: Limits {
+            error_delay: Duration::from_millis(10),
+            ..Limits::default()
+        },
+        ..config()
+    });
     let mut c = Client::connect(&server);
     // Deterministic noise: every byte value, NULs, lone CRs, high bytes.
     let mut x: u32 = 12345;
@@ -1180,7 +1206,7 @@ fn endless_line_gets_500_5_5_6_and_the_session_goes_on() {
 fn idle_and_slow_clients_time_out_with_421() {
     let server = start(PracticeConfig {
         limits: Limits {
-            idle_timeout: Duration::from_millis(300),
+            command_timeout: Duration::from_millis(300),
             ..Limits::default()
         },
         ..config()
@@ -1252,8 +1278,12 @@ fn shutdown_closes_connections_and_stops_listening() {
     let mut c = Client::ready(&server);
     assert_eq!(server.connections(), 1);
     let started = Instant::now();
-    server.shutdown();
+    assert_eq!(server.shutdown(), 1);
     assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        c.reply(),
+        "421 4.3.2 practice.smtpsh.test the server is shutting down; try again later\r\n"
+    );
     assert!(c.closed());
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
 }

@@ -1,20 +1,21 @@
 //! The practice server fed a raw byte stream (commands, AUTH, DATA), as a student's `nc`
 //! or a hostile client sends it, in reads of any size: no panic; what it writes back is a
 //! sequence of well-formed replies with CRLF line ends and lines within RFC 5321's 512
-//! octets; every message it keeps has CRLF line ends only.
+//! octets, in ASCII unless the client used SMTPUTF8 (RFC 6531 §3.7.4.2); every message it
+//! keeps has CRLF line ends only. One of the servers has failures on demand (rules).
 #![no_main]
 
 use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use smtpsh::practice::{Limits, MemoryServer, PracticeConfig};
+use smtpsh::practice::{Limits, MemoryServer, PracticeConfig, Rules};
 use smtpsh::smtp::reply::{Limits as ReplyLimits, ReplyParser, Warning};
 use smtpsh_fuzz::{assert_crlf_only, control};
 
-/// Three servers: the default, one requiring AUTH, one with small limits (so the error,
-/// recipient and size limits are reached by short inputs).
+/// Four servers: the default, one requiring AUTH, one with small limits (so the error,
+/// junk, recipient, size and memory limits are reached by short inputs), one with rules.
 fn server(which: u8) -> &'static Mutex<MemoryServer> {
-    static SERVERS: OnceLock<[Mutex<MemoryServer>; 3]> = OnceLock::new();
+    static SERVERS: OnceLock<[Mutex<MemoryServer>; 4]> = OnceLock::new();
     let servers = SERVERS.get_or_init(|| {
         let make = |config| Mutex::new(MemoryServer::new(config).expect("a practice server"));
         [
@@ -29,13 +30,31 @@ fn server(which: u8) -> &'static Mutex<MemoryServer> {
                     max_message: 64,
                     max_recipients: 2,
                     max_errors: 3,
+                    max_junk: 2,
+                    soft_errors: 1,
+                    max_stored: 4096,
                     ..Limits::default()
                 },
                 ..PracticeConfig::default()
             }),
+            make(PracticeConfig {
+                rules: Rules::parse(
+                    "greeting delay 1s\n\
+                     ehlo <*.old*> hide PIPELINING STARTTLS AUTH\n\
+                     mail <> reply 550 5.7.1 no bounces\n\
+                     rcpt <b*> reply 451 4.2.1 busy\n\
+                     rcpt <q*> disconnect\n\
+                     data <*@x*> reply 554 5.5.1 no\n\
+                     message <*@full*> reply 452 4.2.2 full\n\
+                     noop reply 421 4.3.2 bye\n\
+                     any tarpit 1ms\n",
+                )
+                .expect("rules"),
+                ..PracticeConfig::default()
+            }),
         ]
     });
-    &servers[usize::from(which % 3)]
+    &servers[usize::from(which % 4)]
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -49,6 +68,13 @@ fuzz_target!(|data: &[u8]| {
 
     let output = &session.output;
     assert_crlf_only(output, "server output");
+    if !input.to_ascii_lowercase().windows(8).any(|w| w == b"smtputf8") {
+        assert!(
+            output.is_ascii(),
+            "a reply outside ASCII without SMTPUTF8:\n{}",
+            String::from_utf8_lossy(output)
+        );
+    }
     let mut parser = ReplyParser::new(ReplyLimits::default());
     parser
         .push(output)

@@ -12,8 +12,17 @@
 //! greeting and the replies to EHLO and HELO, which RFC 2034 §4 leaves out (an EHLO line
 //! carrying `2.0.0` would read as a capability named `2.0.0`); 3xx replies carry none
 //! either: a 334's text is base64, and 354 is written bare by real servers too.
+//!
+//! Reply text is ASCII outside an SMTPUTF8 transaction (RFC 6531 §3.7.4.2): client text
+//! echoed back is escaped, and nothing else in a reply is outside ASCII.
+//!
+//! The limits of [`Limits`] are kept here: a deadline per command ([`Timed`]) and a minimum
+//! data rate in DATA, the memory messages in progress take ([`Reservation`]), the AUTH
+//! failure delay and rate, and Postfix's error and junk-command counts. So are the failures
+//! on demand ([`Faults`]) and the `421` a session says when the server stops.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -24,8 +33,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use memchr::memchr;
 
+use super::body::Buffer;
+use super::budget::Reservation;
+use super::deadline::Timed;
 use super::events::{self, EventKind, Hub, SessionLog};
+use super::faults::{Faults, Outcome, Subject};
+use super::rate::AuthRate;
+use super::rules::{Capability, Rules, Step};
 use super::sasl::{self, Failure};
+use super::stop::Stop;
 use super::store::{Mailbox, Maildir, Message};
 use super::{Limits, PracticeUser, users};
 use crate::smtp::auth::Mechanism;
@@ -48,16 +64,25 @@ pub(crate) struct Shared {
     pub seq: AtomicU64,
     /// Session numbers, and where events go.
     pub events: Hub,
+    /// Failures on demand from `--rules`.
+    pub rules: Rules,
+    /// AUTH commands per client address and minute.
+    pub auth_rate: AuthRate,
+    /// Raised when the server stops: every session says `421 4.3.2` and closes.
+    pub stop: Stop,
+}
+
+impl Shared {
+    /// Whether the per-client limits apply to `ip` ([`Limits::limit_loopback`]).
+    pub fn limits_apply_to(&self, ip: std::net::IpAddr) -> bool {
+        self.limits.limit_loopback || !ip.to_canonical().is_loopback()
+    }
 }
 
 /// Serve one connection until QUIT, an error, a timeout or EOF.
 pub(crate) fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
-    let timeout = Some(shared.limits.idle_timeout).filter(|t| !t.is_zero());
-    // A failure here only loses the timeout; the connection is still served.
-    let _ = stream.set_read_timeout(timeout);
-    let _ = stream.set_write_timeout(timeout);
     let _ = stream.set_nodelay(true);
-    let mut conn = Conn::new(&shared, Stream::Plain(stream), peer);
+    let mut conn = Conn::new(&shared, Stream::Plain(Timed::new(stream)), peer);
     conn.run();
 }
 
@@ -92,8 +117,8 @@ pub(crate) fn serve_memory(
 
 /// The socket, before or after STARTTLS, or a session in memory.
 enum Stream {
-    Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
+    Plain(Timed),
+    Tls(Box<native_tls::TlsStream<Timed>>),
     /// Tests and fuzzing: see [`serve_memory`].
     Memory(Memory),
     /// Between the two, or after a failed handshake.
@@ -153,7 +178,7 @@ impl Write for Stream {
 enum ReadError {
     /// The client closed the connection.
     Eof,
-    /// No byte within the idle timeout.
+    /// The deadline passed ([`Limits::command_timeout`], or the DATA rate).
     Timeout,
     /// Reset, broken pipe, TLS error.
     Broken,
@@ -176,19 +201,29 @@ struct Greeted {
 }
 
 /// A mail transaction between MAIL and the end of DATA (RFC 5321 §3.3).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Transaction {
     from: String,
     smtputf8: bool,
     rcpts: Vec<String>,
+    /// The memory its envelope takes, reserved from the server's budget.
+    envelope: Reservation,
+    /// The memory for the body that MAIL's `SIZE=` announced, reserved at MAIL.
+    body: Option<Reservation>,
 }
+
+/// What the envelope of a message takes besides its strings: the message's fixed part
+/// (see [`Message::footprint`]), counted at MAIL.
+const ENVELOPE_BASE: usize = 256;
 
 /// How the DATA phase ended.
 enum DataEnd {
-    /// The whole message, within the limit.
-    Message(Vec<u8>),
+    /// The whole message, within the limits.
+    Message(Body),
     /// Over `max_message`; read to the end and dropped.
     TooBig,
+    /// The memory budget ran out while it arrived; read to the end and dropped.
+    NoRoom,
     /// A bare CR or LF; read to CRLF.CRLF and dropped.
     BareLineEnd(&'static str),
     /// A bare CR or LF, and then an end of data written with them: dropped, and the
@@ -198,8 +233,14 @@ enum DataEnd {
     Read(ReadError),
 }
 
+/// A body in progress with its reservation.
+struct Body {
+    data: Buffer,
+    reserved: Reservation,
+}
+
 /// Replies whose count ends a connection at `max_errors`: bad commands, not wrong order
-/// (a student's usual mistake) and not refused recipients.
+/// (a student's usual mistake), not refused recipients, not failures on demand.
 const COUNTED_ERRORS: [u16; 5] = [500, 501, 504, 535, 555];
 
 /// The end-of-data mark with the CRLF that ends the line before it (RFC 5321 §4.1.1.4).
@@ -219,7 +260,18 @@ struct Conn<'a> {
     tls: bool,
     auth_user: Option<String>,
     tx: Option<Transaction>,
+    /// Counted errors since the last message delivered (Postfix's error count).
     errors: usize,
+    /// NOOP, RSET, VRFY, EXPN, HELP since the last message delivered.
+    junk: usize,
+    /// What this session's EHLO name and the rules ask for.
+    faults: Faults,
+    /// Send the next flush one octet at a time, this far apart (a `tarpit` rule).
+    tarpit_once: Option<Duration>,
+    /// The greeting was 554 (a rule): only QUIT is served (RFC 5321 §3.1).
+    refused: bool,
+    /// A 221 or 421 is said: the session's last word.
+    farewell: bool,
     closing: bool,
     /// This session's events (see [`events`]).
     log: SessionLog,
@@ -256,6 +308,11 @@ impl<'a> Conn<'a> {
             auth_user: None,
             tx: None,
             errors: 0,
+            junk: 0,
+            faults: Faults::new(&shared.rules),
+            tarpit_once: None,
+            refused: false,
+            farewell: false,
             closing: false,
             log: shared.events.session(peer),
             said: Vec::new(),
@@ -265,12 +322,26 @@ impl<'a> Conn<'a> {
     }
 
     fn run(&mut self) {
-        let greeting = format!("{} ESMTP smtpsh practice server", self.shared.hostname);
-        self.send(220, None, &[&greeting]);
+        if !self.on_demand(Step::Greeting, Subject::None) {
+            let greeting = format!("{} ESMTP smtpsh practice server", self.shared.hostname);
+            self.send(220, None, &[&greeting]);
+        }
         self.said.clear();
         self.log.emit(EventKind::Connected);
         while !self.closing {
             match self.read_line() {
+                Ok(Line::Text(line)) if self.pipelined_unasked() => {
+                    // Postfix's smtpd_forbid_unauth_pipelining: a client that sends a
+                    // command before the reply to the last one, when PIPELINING was not
+                    // offered, is not speaking SMTP as RFC 5321 §4.1.4 has it.
+                    let text = format!(
+                        "{} protocol synchronization error: a command came before the reply to the one before it, and PIPELINING is not offered in this session; closing the connection",
+                        self.shared.hostname
+                    );
+                    self.say(554, "5.5.0", &text);
+                    self.closing = true;
+                    self.logged(Some(&line));
+                }
                 Ok(Line::Text(line)) => {
                     self.command(&line);
                     self.logged(Some(&line));
@@ -301,12 +372,35 @@ impl<'a> Conn<'a> {
             debug_assert!(false, "reply code {code}");
             return;
         };
+        // Postfix's soft error limit: past it, every reply waits a little (a client making
+        // error after error is slowed down, not served at full speed).
+        let limits = &self.shared.limits;
+        let mut pause = Duration::ZERO;
+        if limits.soft_errors > 0 && self.errors >= limits.soft_errors {
+            pause += limits.error_delay;
+        }
+        // Failures on demand: `any delay` rules and a `delay-N` EHLO label.
+        pause += self.faults.each_delay();
+        if !pause.is_zero() && self.pause(pause) {
+            return;
+        }
         let enhanced: Option<EnhancedCode> = enhanced.and_then(|e| e.parse().ok());
+        // RFC 6531 §3.7.4.2: UTF-8 in reply text only within an SMTPUTF8 transaction.
+        let utf8 = self.tx.as_ref().is_some_and(|tx| tx.smtputf8);
         // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its CRLF. Replies
         // echo client text (a name, a parameter), so every line is held to it here.
         let room =
             MAX_REPLY_LINE - "250 \r\n".len() - enhanced.map_or(0, |e| e.to_string().len() + 1);
-        let fitted: Vec<Cow<'_, str>> = lines.iter().map(|l| fit(l, room)).collect();
+        let fitted: Vec<Cow<'_, str>> = lines
+            .iter()
+            .map(|l| {
+                if utf8 {
+                    fit(l, room)
+                } else {
+                    Cow::Owned(fit(&ascii(l), room).into_owned())
+                }
+            })
+            .collect();
         let lines: Vec<&str> = fitted.iter().map(|l| l.as_ref()).collect();
         if self.log.on() {
             self.said.push(Said {
@@ -317,23 +411,71 @@ impl<'a> Conn<'a> {
         }
         self.out
             .extend_from_slice(&Reply::new(reply_code, enhanced, &lines).to_wire());
+        if code == 221 || code == 421 {
+            self.farewell = true;
+        }
         if COUNTED_ERRORS.contains(&code) {
-            self.errors += 1;
-            if self.errors >= self.shared.limits.max_errors && !self.closing {
-                self.send(
-                    421,
-                    Some("4.7.0"),
-                    &[&format!(
-                        "{} too many errors ({}); closing the connection",
-                        self.shared.hostname, self.errors
-                    )],
-                );
-                self.closing = true;
-            }
+            self.count_error();
         }
         // Bounded output even if a client pipelines without ever reading.
         if self.out.len() >= 64 * 1024 && self.flush().is_err() {
             self.closing = true;
+        }
+    }
+
+    /// One more error (Postfix's error count); at `max_errors`, `421 4.7.0` and close.
+    fn count_error(&mut self) {
+        self.errors += 1;
+        if self.errors >= self.shared.limits.max_errors && !self.closing {
+            self.closing = true;
+            let text = format!(
+                "{} too many errors ({}); closing the connection",
+                self.shared.hostname, self.errors
+            );
+            self.say(421, "4.7.0", &text);
+        }
+    }
+
+    /// One more junk command (NOOP, RSET, VRFY, EXPN, HELP); past `max_junk` each one is
+    /// an error too (Postfix's `smtpd_junk_command_limit`).
+    fn count_junk(&mut self) {
+        self.junk += 1;
+        if self.junk > self.shared.limits.max_junk {
+            self.count_error();
+        }
+    }
+
+    /// Write what is queued, wait `pause`, and say whether the server is stopping (then
+    /// the session has said its `421` and is closing). In memory there is no waiting.
+    fn pause(&mut self, pause: Duration) -> bool {
+        if let Stream::Memory(_) = self.stream {
+            return false;
+        }
+        if self.flush().is_err() {
+            self.closing = true;
+        }
+        if self.shared.stop.sleep(pause) {
+            self.stopping();
+            return true;
+        }
+        false
+    }
+
+    /// The server is stopping: `421 4.3.2` (RFC 3463: system not accepting network
+    /// messages) and close, once.
+    fn stopping(&mut self) {
+        self.closing = true;
+        if std::mem::replace(&mut self.farewell, true) {
+            // A 221 or 421 is already said: nothing more to say.
+            return;
+        }
+        let text = format!(
+            "{} the server is shutting down; try again later",
+            self.shared.hostname
+        );
+        if let Some(code) = Code::new(421) {
+            let reply = Reply::new(code, "4.3.2".parse().ok(), &[&text]);
+            self.out.extend_from_slice(&reply.to_wire());
         }
     }
 
@@ -346,12 +488,47 @@ impl<'a> Conn<'a> {
         if self.out.is_empty() {
             return Ok(());
         }
-        let result = self
-            .stream
-            .write_all(&self.out)
-            .and_then(|()| self.stream.flush());
+        let tarpit = self
+            .tarpit_once
+            .take()
+            .or(self.faults.tarpit())
+            .filter(|_| !matches!(self.stream, Stream::Memory(_)));
+        // A client that does not read what it is sent has the time of a command to (a
+        // tarpit's pauses included), then the write fails and the session ends.
+        let timeout = self.shared.limits.command_timeout;
+        let pauses = tarpit.map_or(Duration::ZERO, |step| {
+            step.saturating_mul(u32::try_from(self.out.len()).unwrap_or(u32::MAX))
+        });
+        let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout + pauses);
+        if let Some(t) = self.timed() {
+            t.set_write_deadline(deadline);
+        }
+        let result = match tarpit {
+            None => self
+                .stream
+                .write_all(&self.out)
+                .and_then(|()| self.stream.flush()),
+            Some(step) => self.dribble(step),
+        };
         self.out.clear();
         result
+    }
+
+    /// A tarpit: what is queued, one octet every `step` (all at once if the server stops).
+    fn dribble(&mut self, step: Duration) -> io::Result<()> {
+        let out = std::mem::take(&mut self.out);
+        let mut at = 0;
+        while at < out.len() {
+            self.stream.write_all(&out[at..=at])?;
+            self.stream.flush()?;
+            at += 1;
+            if at < out.len() && self.shared.stop.sleep(step) {
+                break;
+            }
+        }
+        let rest = out.get(at..).unwrap_or_default();
+        self.stream.write_all(rest)?;
+        self.stream.flush()
     }
 
     /// Write what is queued and close. The write side is shut first and unread input
@@ -370,8 +547,8 @@ impl<'a> Conn<'a> {
             let _ = s.shutdown();
         }
         let tcp = match &stream {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
+            Stream::Plain(s) => s.tcp(),
+            Stream::Tls(s) => s.get_ref().tcp(),
             Stream::Memory(_) | Stream::Gone => return,
         };
         let _ = tcp.shutdown(Shutdown::Write);
@@ -379,12 +556,17 @@ impl<'a> Conn<'a> {
         let _ = tcp.shutdown(Shutdown::Both);
     }
 
+    /// Reading a command line or an AUTH response stopped: a `421` when the server is
+    /// stopping or the deadline passed (RFC 5321 §4.5.3.2.7), nothing on EOF or a reset.
     fn read_failed(&mut self, e: ReadError) {
-        if e == ReadError::Timeout {
+        self.closing = true;
+        if self.shared.stop.raised() {
+            self.stopping();
+        } else if e == ReadError::Timeout {
             let text = format!(
-                "{} timeout: nothing received for {}; closing the connection",
+                "{} timeout: a command must arrive whole within {}; closing the connection",
                 self.shared.hostname,
-                seconds(self.shared.limits.idle_timeout)
+                seconds(self.shared.limits.command_timeout)
             );
             self.say(421, "4.4.2", &text);
         }
@@ -392,7 +574,7 @@ impl<'a> Conn<'a> {
 
     fn line_too_long(&mut self) {
         let text = format!(
-            "line too long: over {} octets; it was ignored (RFC 5321 §4.5.3.1.4)",
+            "line too long: over {} octets; it was ignored (RFC 5321 section 4.5.3.1.4)",
             self.shared.limits.max_line
         );
         self.say(500, "5.5.6", &text);
@@ -522,6 +704,46 @@ impl<'a> Conn<'a> {
     }
 
     // -----------------------------------------------------------------------------------
+    // Deadlines
+    // -----------------------------------------------------------------------------------
+
+    /// The socket under TLS or not; `None` in memory.
+    fn timed(&mut self) -> Option<&mut Timed> {
+        match &mut self.stream {
+            Stream::Plain(t) => Some(t),
+            Stream::Tls(s) => Some(s.get_mut()),
+            Stream::Memory(_) | Stream::Gone => None,
+        }
+    }
+
+    /// Start the clock for what the client sends next: a whole command line, an AUTH
+    /// response, the TLS handshake, or the start of a body.
+    fn arm(&mut self) {
+        let timeout = self.shared.limits.command_timeout;
+        let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+        if let Some(t) = self.timed() {
+            t.set_deadline(deadline);
+        }
+    }
+
+    /// `n` more octets of a body arrived: the deadline moves on by `n / min_data_rate`
+    /// seconds, never more than `command_timeout` ahead (Postfix's `smtpd_min_data_rate`).
+    fn data_progress(&mut self, n: usize) {
+        let limits = &self.shared.limits;
+        let (rate, timeout) = (limits.min_data_rate.max(1), limits.command_timeout);
+        if timeout.is_zero() {
+            return;
+        }
+        if let Some(t) = self.timed()
+            && let Some(deadline) = t.deadline()
+        {
+            let gained = Duration::from_secs_f64(n as f64 / rate as f64);
+            let latest = Instant::now() + timeout;
+            t.set_deadline(Some((deadline + gained).min(latest)));
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
     // Input
     // -----------------------------------------------------------------------------------
 
@@ -563,6 +785,12 @@ impl<'a> Conn<'a> {
     /// rest of it skipped.
     fn read_line(&mut self) -> Result<Line, ReadError> {
         let max = self.shared.limits.max_line;
+        if self.start == self.end || memchr(b'\n', &self.buf[self.start..self.end]).is_none() {
+            // The client's time for this line starts now; a line already here (pipelined)
+            // needs no clock.
+            self.flush().map_err(|_| ReadError::Broken)?;
+            self.arm();
+        }
         loop {
             if let Some(i) = memchr(b'\n', &self.buf[self.start..self.end]) {
                 let line_start = self.start;
@@ -645,6 +873,35 @@ impl<'a> Conn<'a> {
             self.say(501, "5.5.4", &text);
             return;
         };
+        if self.refused && verb != Verb::Quit {
+            self.say(
+                503,
+                "5.5.1",
+                "bad sequence of commands: no service here (the greeting was 554); only QUIT now (RFC 5321 section 3.1)",
+            );
+            return;
+        }
+        if matches!(
+            verb,
+            Verb::Noop | Verb::Rset | Verb::Vrfy | Verb::Expn | Verb::Help
+        ) {
+            self.count_junk();
+            if self.closing {
+                return;
+            }
+        }
+        let step = match verb {
+            Verb::Rset => Some(Step::Rset),
+            Verb::Noop => Some(Step::Noop),
+            Verb::Vrfy => Some(Step::Vrfy),
+            Verb::Quit => Some(Step::Quit),
+            _ => None,
+        };
+        if let Some(step) = step
+            && self.on_demand(step, Subject::None)
+        {
+            return;
+        }
         match verb {
             Verb::Ehlo => self.helo(arg, true),
             Verb::Helo => self.helo(arg, false),
@@ -707,6 +964,11 @@ impl<'a> Conn<'a> {
             self.say(501, "5.5.4", &text);
             return;
         };
+        // Failures on demand: the name's labels (`no-auth`, `delay-5`, …) and `ehlo` rules.
+        self.faults.greeted(name);
+        if self.on_demand(Step::Ehlo, Subject::Name(name)) {
+            return;
+        }
         // RFC 5321 §4.1.4: EHLO (or HELO) later in a session resets the transaction, as RSET.
         self.tx = None;
         self.greeted = Some(Greeted {
@@ -719,15 +981,12 @@ impl<'a> Conn<'a> {
             return;
         }
         let size = format!("SIZE {}", self.shared.limits.max_message);
-        let mut lines: Vec<&str> = vec![
-            &first,
-            "PIPELINING",
-            &size,
-            "8BITMIME",
-            "SMTPUTF8",
-            "ENHANCEDSTATUSCODES",
-        ];
-        if !self.tls {
+        let mut lines: Vec<&str> = vec![&first];
+        if !self.faults.hides(Capability::Pipelining) {
+            lines.push("PIPELINING");
+        }
+        lines.extend([size.as_str(), "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"]);
+        if !self.tls && !self.faults.hides(Capability::Starttls) {
             lines.push("STARTTLS");
         }
         // With --require-tls, AUTH is offered only over TLS, so no password crosses the
@@ -735,7 +994,7 @@ impl<'a> Conn<'a> {
         let auth = OFFERED
             .iter()
             .fold("AUTH".to_string(), |line, m| line + " " + m.name());
-        if self.tls || !self.shared.require_tls {
+        if (self.tls || !self.shared.require_tls) && !self.faults.hides(Capability::Auth) {
             lines.push(&auth);
         }
         lines.push("HELP");
@@ -822,8 +1081,23 @@ impl<'a> Conn<'a> {
             );
             return;
         }
-        let size = params.size.map_or(0, |s| s as usize);
-        if !self.shared.mailbox.has_room(size) {
+        if self.on_demand(Step::Mail, Subject::Address(&from)) {
+            return;
+        }
+        // The memory the message will take, body and envelope, is reserved before it is
+        // held (issue 14): an envelope, or a body of the SIZE announced, that can't fit now
+        // gets 452 4.3.1 here. A client that announces its size is sure of its room
+        // however many others send big bodies at once (as Postfix checks its queue's
+        // free space against SIZE at MAIL).
+        let budget = self.shared.mailbox.budget();
+        let mut envelope = Reservation::new(budget);
+        let mut body = params.size.map(|_| Reservation::new(budget));
+        let size = params
+            .size
+            .map_or(0, |s| usize::try_from(s).unwrap_or(usize::MAX));
+        let room =
+            envelope.grow(ENVELOPE_BASE + from.len()) && body.as_mut().is_none_or(|b| b.grow(size));
+        if !room {
             self.say(
                 452,
                 "4.3.1",
@@ -836,6 +1110,8 @@ impl<'a> Conn<'a> {
             from,
             smtputf8: params.smtputf8,
             rcpts: Vec::new(),
+            envelope,
+            body,
         });
         self.say(250, "2.1.0", &text);
     }
@@ -903,6 +1179,9 @@ impl<'a> Conn<'a> {
             );
             return;
         }
+        if self.on_demand(Step::Rcpt, Subject::Address(&address)) {
+            return;
+        }
         if count >= self.shared.limits.max_recipients {
             let text = format!(
                 "too many recipients: at most {} per message",
@@ -917,9 +1196,23 @@ impl<'a> Conn<'a> {
             return;
         }
         let text = format!("recipient <{address}> ok");
-        if let Some(tx) = &mut self.tx {
-            tx.rcpts.push(address);
+        let Some(tx) = &mut self.tx else {
+            return;
+        };
+        // The address, its place in the list (which grows by doubling), and the allocator's
+        // share (see `Message::footprint`).
+        if !tx
+            .envelope
+            .grow(super::store::allocation(address.len()) + 2 * std::mem::size_of::<String>())
+        {
+            self.say(
+                452,
+                "4.3.1",
+                "insufficient system storage: the practice mailbox is full",
+            );
+            return;
         }
+        tx.rcpts.push(address);
         self.say(250, "2.1.5", &text);
     }
 
@@ -944,18 +1237,40 @@ impl<'a> Conn<'a> {
             );
             return;
         }
+        if !self.shared.rules.is_empty() {
+            let (from, rcpts) = (tx.from.clone(), tx.rcpts.clone());
+            if self.on_demand(Step::Data, Subject::Envelope(&from, &rcpts)) {
+                return;
+            }
+        }
         self.send(354, None, &["End data with <CR><LF>.<CR><LF>"]);
-        let end = self.receive_data();
+        let announced = self.tx.as_mut().and_then(|tx| tx.body.take());
+        let end = self.receive_data(announced);
         // Whatever happened, the transaction is over (RFC 5321 §4.1.1.4).
-        let tx = self.tx.take().unwrap_or_default();
+        let Some(tx) = self.tx.take() else {
+            return;
+        };
         match end {
-            DataEnd::Message(data) => self.deliver(tx, data),
+            DataEnd::Message(body) => {
+                if self.on_demand(Step::Message, Subject::Envelope(&tx.from, &tx.rcpts)) {
+                    // Answered (or hung up on) instead: nothing is kept.
+                    return;
+                }
+                self.deliver(tx, body);
+            }
             DataEnd::TooBig => {
                 let text = format!(
                     "message size exceeds fixed maximum message size ({} octets); not kept",
                     self.shared.limits.max_message
                 );
                 self.say(552, "5.3.4", &text);
+            }
+            DataEnd::NoRoom => {
+                self.say(
+                    452,
+                    "4.3.1",
+                    "insufficient system storage: the practice mailbox is full; not kept",
+                );
             }
             DataEnd::BareLineEnd(what) => {
                 let text = format!(
@@ -972,50 +1287,110 @@ impl<'a> Conn<'a> {
                 self.closing = true;
             }
             DataEnd::Read(e) => {
-                self.read_failed(e);
                 self.closing = true;
+                if self.shared.stop.raised() {
+                    self.stopping();
+                } else if e == ReadError::Timeout {
+                    let text = format!(
+                        "{} timeout: the message must keep coming at {} octets a second or more; closing the connection",
+                        self.shared.hostname, self.shared.limits.min_data_rate
+                    );
+                    self.say(421, "4.4.2", &text);
+                }
             }
         }
     }
 
-    /// Read the body after 354 up to CRLF.CRLF, bounded by `max_message`.
-    fn receive_data(&mut self) -> DataEnd {
+    /// Read more of a body: `fill`, then move the deadline on for what came.
+    fn fill_data(&mut self) -> Result<(), ReadError> {
+        let before = self.end - self.start;
+        self.fill()?;
+        let got = (self.end - self.start).saturating_sub(before);
+        self.data_progress(got);
+        Ok(())
+    }
+
+    /// Read the body after 354 up to CRLF.CRLF, bounded by `max_message` and by the
+    /// memory budget: the body's memory is reserved before it grows, and once none is left
+    /// the rest is read and dropped, for a `452 4.3.1` at the end.
+    fn receive_data(&mut self, announced: Option<Reservation>) -> DataEnd {
         let max = self.shared.limits.max_message;
         let mut unstuffer = Unstuffer::new();
-        let mut body = Vec::new();
+        let mut body = Body {
+            data: Buffer::default(),
+            reserved: announced.unwrap_or_else(|| Reservation::new(self.shared.mailbox.budget())),
+        };
         let mut size = 0usize;
         let mut too_big = false;
+        let mut no_room = false;
         // The last wire bytes seen, for finding the end after a decoding error. It starts
         // as the CRLF that ended the DATA line, so `.` CRLF right away is an empty body.
         let mut tail = b"\r\n".to_vec();
+        // The client's time for the body starts now; it moves on as octets come.
+        let _ = self.flush();
+        self.arm();
         loop {
             if self.start == self.end
-                && let Err(e) = self.fill()
+                && let Err(e) = self.fill_data()
             {
                 return DataEnd::Read(e);
             }
             let chunk = &self.buf[self.start..self.end];
-            let before = body.len();
-            let fed = unstuffer.feed(chunk, &mut body);
-            size = size.saturating_add(body.len() - before);
+            let keeping = !too_big && !no_room;
+            // What the decoder writes is never longer than what it reads: room for the
+            // chunk is enough. Reserve it before growing, doubling as a Vec would, but
+            // never past the message limit (and one read) in all.
+            let need = body.data.len() + chunk.len();
+            if keeping && need > body.data.capacity() {
+                let held = body.reserved.bytes();
+                let doubled = (body.data.capacity() * 2).min(max.saturating_add(self.buf.len()));
+                // Within what is reserved (all that SIZE announced), or more reserved
+                // first: doubling if the budget allows, else just what this read needs.
+                let target = if need <= held {
+                    Some(held)
+                } else if body.reserved.resize(need.max(doubled)) {
+                    Some(need.max(doubled))
+                } else if body.reserved.resize(need) {
+                    Some(need)
+                } else {
+                    None
+                };
+                if let Some(target) = target {
+                    let len = body.data.len();
+                    body.data.reserve_exact(target - len);
+                } else {
+                    no_room = true;
+                    body = Body {
+                        data: Buffer::default(),
+                        reserved: Reservation::new(self.shared.mailbox.budget()),
+                    };
+                }
+            }
+            let before = body.data.len();
+            let fed = unstuffer.feed(chunk, &mut body.data);
+            size = size.saturating_add(body.data.len() - before);
+            if size > max {
+                too_big = true;
+            }
+            if too_big || no_room {
+                // Keep counting, keep nothing, and give the memory back.
+                body.data = Buffer::default();
+                body.reserved.resize(0);
+            }
             match fed {
                 Ok(Some(n)) => {
                     self.start += n;
-                    if too_big || size > max {
-                        return DataEnd::TooBig;
-                    }
-                    return DataEnd::Message(body);
+                    return if too_big {
+                        DataEnd::TooBig
+                    } else if no_room {
+                        DataEnd::NoRoom
+                    } else {
+                        DataEnd::Message(body)
+                    };
                 }
                 Ok(None) => {
                     keep_tail(&mut tail, chunk);
                     self.start = self.end;
-                    if size > max {
-                        too_big = true;
-                    }
-                    if too_big {
-                        // Keep counting, keep nothing.
-                        body.clear();
-                    }
                 }
                 Err(DecodeError::BareLineEnd(what)) => {
                     return match self.skip_to_end(tail) {
@@ -1056,20 +1431,12 @@ impl<'a> Conn<'a> {
             }
             keep_tail(&mut tail, chunk);
             self.start = self.end;
-            self.fill()?;
+            self.fill_data()?;
         }
     }
 
-    fn deliver(&mut self, tx: Transaction, data: Vec<u8>) {
+    fn deliver(&mut self, tx: Transaction, body: Body) {
         let shared = self.shared;
-        if !shared.mailbox.has_room(data.len()) {
-            self.say(
-                452,
-                "4.3.1",
-                "insufficient system storage: the practice mailbox is full; not kept",
-            );
-            return;
-        }
         let received = SystemTime::now();
         let secs = received
             .duration_since(UNIX_EPOCH)
@@ -1085,7 +1452,7 @@ impl<'a> Conn<'a> {
             id: id.clone(),
             from: tx.from,
             rcpts: tx.rcpts,
-            data,
+            data: body.data.into_vec(),
             received,
             tls: self.tls,
             auth_user: self.auth_user.clone(),
@@ -1104,6 +1471,7 @@ impl<'a> Conn<'a> {
                 .deliver(&message, &shared.hostname, self.peer, greeted.esmtp)
                 .is_err()
         {
+            super::body::release(message.data);
             self.say(
                 451,
                 "4.3.0",
@@ -1111,7 +1479,11 @@ impl<'a> Conn<'a> {
             );
             return;
         }
-        if shared.mailbox.push(message).is_none() {
+        // What the envelope and the body reserved as they arrived becomes the kept
+        // message's share of the budget.
+        let mut reserved = tx.envelope;
+        reserved.absorb(body.reserved);
+        if shared.mailbox.push_reserved(message, reserved).is_none() {
             self.say(
                 452,
                 "4.3.1",
@@ -1120,6 +1492,9 @@ impl<'a> Conn<'a> {
             return;
         }
         self.kept = kept;
+        // Postfix forgives a client's errors once it has delivered a message.
+        self.errors = 0;
+        self.junk = 0;
         let text = format!("Ok: queued as {id}");
         self.say(250, "2.0.0", &text);
     }
@@ -1221,7 +1596,7 @@ impl<'a> Conn<'a> {
             Verb::Quit => vec!["QUIT", "Ends the session."],
             Verb::Starttls => vec![
                 "STARTTLS",
-                "Switches to TLS; then send EHLO again (RFC 3207 §4.2).",
+                "Switches to TLS; then send EHLO again (RFC 3207 section 4.2).",
             ],
             Verb::Auth => {
                 let mut lines = vec![
@@ -1251,6 +1626,10 @@ impl<'a> Conn<'a> {
             self.say(503, "5.5.1", "bad sequence of commands: TLS already active");
             return;
         }
+        if self.faults.hides(Capability::Starttls) {
+            self.not_offered("STARTTLS");
+            return;
+        }
         if !self.greeted.as_ref().is_some_and(|g| g.esmtp) {
             self.say(503, "5.5.1", "bad sequence of commands: send EHLO first");
             return;
@@ -1261,6 +1640,9 @@ impl<'a> Conn<'a> {
                 "5.5.1",
                 "bad sequence of commands: finish the message or RSET before STARTTLS",
             );
+            return;
+        }
+        if self.on_demand(Step::Starttls, Subject::None) {
             return;
         }
         // STARTTLS command injection (CVE-2011-0411 and kin): whatever the client sent
@@ -1280,6 +1662,9 @@ impl<'a> Conn<'a> {
             self.closing = true;
             return;
         }
+        // The handshake has the time of a command, all of it (the deadline is on the
+        // socket under TLS).
+        self.arm();
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
             self.closing = true;
             return;
@@ -1311,12 +1696,31 @@ impl<'a> Conn<'a> {
             );
             return;
         }
+        if self.faults.hides(Capability::Auth) {
+            self.not_offered("AUTH");
+            return;
+        }
         if self.auth_user.is_some() {
             self.say(
                 503,
                 "5.5.1",
                 "bad sequence of commands: already authenticated",
             );
+            return;
+        }
+        // Postfix's smtpd_client_auth_rate_limit: every AUTH counts, whatever comes of it,
+        // against the client address, across all its connections.
+        let ip = self.peer.ip();
+        if self.shared.limits_apply_to(ip) && !self.shared.auth_rate.allow(ip) {
+            let text = format!(
+                "too many AUTH commands from {} (at most {} a minute); try again later",
+                ip.to_canonical(),
+                self.shared.limits.auth_per_minute
+            );
+            self.say(450, "4.7.1", &text);
+            return;
+        }
+        if self.on_demand(Step::Auth, Subject::None) {
             return;
         }
         if self.tx.is_some() {
@@ -1407,10 +1811,86 @@ impl<'a> Conn<'a> {
                 self.auth_user = Some(user);
                 self.say(235, "2.7.0", "Authentication successful");
             }
-            Err(Failure::Credentials) => {
-                self.say(535, "5.7.8", "Authentication credentials invalid");
+            Err(failure) => {
+                // A failed AUTH waits before its answer: a password guesser gets one try
+                // a second per connection, not thousands.
+                if self.pause(self.shared.limits.auth_failure_delay) {
+                    return;
+                }
+                match failure {
+                    Failure::Credentials => {
+                        self.say(535, "5.7.8", "Authentication credentials invalid");
+                    }
+                    Failure::Malformed(why) => self.say(501, "5.5.2", why),
+                }
             }
-            Err(Failure::Malformed(why)) => self.say(501, "5.5.2", why),
+        }
+    }
+
+    /// A command whose capability this session's EHLO left out (a failure on demand).
+    fn not_offered(&mut self, what: &str) {
+        let text =
+            format!("{what} is not offered in this session (the EHLO reply did not list it)");
+        self.say(502, "5.5.1", &text);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Failures on demand
+    // -----------------------------------------------------------------------------------
+
+    /// Whether the client sent more after this command line before its reply, in a
+    /// session where PIPELINING is not offered.
+    fn pipelined_unasked(&self) -> bool {
+        self.start < self.end && self.faults.hides(Capability::Pipelining)
+    }
+
+    /// Carry out what the rules and conventions say about `step`: pause, tarpit, and
+    /// answer or hang up instead. `true` when the step was answered (or the connection is
+    /// closing): the caller does nothing more.
+    fn on_demand(&mut self, step: Step, subject: Subject<'_>) -> bool {
+        let shared = self.shared;
+        let plan = self.faults.plan(&shared.rules, step, subject);
+        if !plan.delay.is_zero() && self.pause(plan.delay) {
+            return true;
+        }
+        if plan.tarpit.is_some() {
+            self.tarpit_once = plan.tarpit;
+        }
+        match plan.outcome {
+            Outcome::Normal => false,
+            Outcome::Disconnect => {
+                // What was said before goes out; this step gets no answer.
+                let _ = self.flush();
+                self.farewell = true;
+                self.closing = true;
+                true
+            }
+            Outcome::Reply { reply, by } => {
+                let code = reply.code;
+                let text = match reply.text {
+                    Some(text) => text,
+                    None => format!("failure on demand ({by})"),
+                };
+                // RFC 5321 §4.2: a greeting and a 421 start with the server's name.
+                let text = if step == Step::Greeting || code == 421 {
+                    format!("{} {text}", shared.hostname)
+                } else {
+                    text
+                };
+                let enhanced = match (step, reply.enhanced) {
+                    (Step::Greeting | Step::Ehlo, _) => None,
+                    (_, Some(e)) => Some(e),
+                    (_, None) => Some(format!("{}.0.0", code / 100)),
+                };
+                self.send(code, enhanced.as_deref(), &[&text]);
+                if code == 421 {
+                    // RFC 5321 §3.8: 421 closes the connection.
+                    self.closing = true;
+                } else if step == Step::Greeting {
+                    self.refused = true;
+                }
+                true
+            }
         }
     }
 
@@ -1497,6 +1977,26 @@ fn shown(s: &str) -> String {
 
 /// The longest reply line, CRLF included (RFC 5321 §4.5.3.1.5).
 const MAX_REPLY_LINE: usize = 512;
+
+/// `text` in ASCII, for a reply outside an SMTPUTF8 transaction (RFC 6531 §3.7.4.2): `§`
+/// is written `section `, anything else outside ASCII (client text echoed back) escaped
+/// as `\u{e9}`, the way [`crate::smtp::escape`] shows hidden characters.
+fn ascii(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            c if c.is_ascii() => out.push(c),
+            '§' => out.push_str("section "),
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// `text` as it is when it fits in `room` octets; else cut at a character boundary and
 /// marked with `...`.

@@ -33,17 +33,28 @@
 //!   one SP between the verb and its argument, and the ordering of RFC 5321 §4.1.4 (EHLO,
 //!   MAIL, RCPT, DATA): wrong order is `503 5.5.1`.
 //!
-//! # Limits (see [`Limits`] for the defaults)
+//! # Limits (see [`Limits`] for the defaults, docs/practice-server.md beside Postfix's)
 //!
 //! Line length, message size (advertised as SIZE), recipients per message, connections at
-//! once, an idle timeout on every read, bad commands per connection, and the memory all
-//! kept messages may take. Bad input of any kind gets a reply or a closed connection, never
-//! a crash.
+//! once in all and per client address (with a listen backlog at least as large), a
+//! deadline per command and a minimum data rate in DATA, Postfix's error and junk-command
+//! limits, a delay after a failed AUTH and an AUTH rate per client, and the memory all
+//! messages may take, kept and in progress. Bad input of any kind gets a reply or a closed
+//! connection, never a crash; when the server stops, every session is told `421`.
 //!
-//! Files: [`server`] (listener, threads, shutdown), `conn` (one connection's state
-//! machine; addresses and parameters are checked by [`crate::smtp::syntax`], the grammar
-//! the client uses too), [`events`] (what a connection reports, for the teacher's log),
-//! `sasl` (checking AUTH responses), [`store`] (the mailbox and Maildir), [`cert`]
+//! # Failures on demand
+//!
+//! Addresses and EHLO names that pick a failure (`RCPT TO:<451-4.2.1@example.org>`,
+//! `EHLO no-starttls.example`), and a rules file (`--rules FILE`, [`rules`]) for the
+//! greeting delays, tarpits and disconnects of an exercise; `faults` has the conventions.
+//!
+//! Files: [`server`] (listener, threads, per-client counts, shutdown), `conn` (one
+//! connection's state machine; addresses and parameters are checked by
+//! [`crate::smtp::syntax`], the grammar the client uses too), `deadline` (a socket with a
+//! deadline), `budget` (the memory messages take), `body` (a body's buffer), `rate` (AUTH
+//! per client and minute), `stop` (the stop signal and pauses it cuts short), [`rules`] and
+//! `faults` (failures on demand), [`events`] (what a connection reports, for the teacher's
+//! log), `sasl` (checking AUTH responses), [`store`] (the mailbox and Maildir), [`cert`]
 //! (certificates made with rcgen, served through native-tls), [`reach`] (the addresses and
 //! names students reach the server by), [`served`] (the certificate served: fresh, kept or
 //! the teacher's), `users`, and `memory` ([`MemoryServer`]: sessions over bytes in memory,
@@ -55,20 +66,28 @@ use std::time::Duration;
 
 use crate::smtp::auth::Secret;
 
+mod body;
+mod budget;
 pub mod cert;
 mod conn;
+mod deadline;
 pub mod events;
+mod faults;
 mod memory;
+mod rate;
 pub mod reach;
+pub mod rules;
 mod sasl;
 pub mod served;
 pub mod server;
+mod stop;
 pub mod store;
 mod users;
 
 pub use events::{Event, EventKind, EventSink};
 pub use memory::{MEMORY_PEER, MemoryServer, MemorySession};
 pub use reach::Reach;
+pub use rules::{Rules, RulesError};
 pub use served::{CertOrigin, CertSource};
 pub use server::PracticeServer;
 pub use store::{Mailbox, Message, MessageInfo};
@@ -105,6 +124,8 @@ pub struct PracticeConfig {
     pub cert: CertSource,
     /// More names the certificate must hold (`--cert-name`): a DNS name students use.
     pub cert_names: Vec<String>,
+    /// Failures on demand (`--rules FILE`); the address and EHLO conventions hold without.
+    pub rules: Rules,
 }
 
 impl Default for PracticeConfig {
@@ -121,6 +142,7 @@ impl Default for PracticeConfig {
             events: None,
             cert: CertSource::Fresh,
             cert_names: Vec::new(),
+            rules: Rules::none(),
         }
     }
 }
@@ -144,7 +166,8 @@ impl PracticeUser {
     }
 }
 
-/// Limits on each connection and on the server.
+/// Limits on each connection and on the server: what a classroom (or a hostile client) can't
+/// push past. docs/practice-server.md has them in a table beside Postfix's defaults.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// The longest command (or AUTH response) line, in octets without its line end: longer
@@ -157,17 +180,51 @@ pub struct Limits {
     pub max_message: usize,
     /// Recipients per message; the next gets `452 4.5.3` (RFC 5321 §4.5.3.1.8). Default 100.
     pub max_recipients: usize,
-    /// Connections at once; one more gets `421 4.7.0` and is closed. Default 256.
+    /// Connections at once; one more gets `421 4.7.0` and is closed. Default 256. The listen
+    /// backlog is at least this (and at least 1024), so a burst of clients waits in the
+    /// kernel for its greeting or its 421 instead of being dropped.
     pub max_connections: usize,
-    /// How long each read may wait (RFC 5321 §4.5.3.2 suggests 5 minutes); then `421
-    /// 4.4.2` and the connection is closed. Default 5 minutes.
-    pub idle_timeout: Duration,
-    /// Bad commands (500, 501, 504, 535, 555 replies) per connection; the next gets `421
-    /// 4.7.0` and the connection is closed. Default 20, as Postfix's `smtpd_hard_error_limit`.
+    /// Connections at once from one client address; one more gets `421 4.7.0`. Default 100:
+    /// a class of 30 to 40 behind one NAT address, each with two or three sessions open,
+    /// fits; one runaway address still leaves most of `max_connections` to everyone else.
+    pub max_per_client: usize,
+    /// Whether the per-client limits (connections, AUTH rate) apply to loopback clients.
+    /// Default `false`: like Postfix, which exempts `$mynetworks` (this machine, by
+    /// default), the teacher's own tests and load generators are not held to them.
+    pub limit_loopback: bool,
+    /// The time a client has to send a whole command line (or AUTH response), counted from
+    /// when the server waits for it: a deadline, not an idle timer, so a client dripping one
+    /// byte every few seconds still runs out. Then `421 4.4.2` and the connection is
+    /// closed. Default 5 minutes (RFC 5321 §4.5.3.2.7). The TLS handshake gets the same.
+    pub command_timeout: Duration,
+    /// During DATA the deadline moves on by one second for every `min_data_rate` octets
+    /// received, never further than `command_timeout` ahead (Postfix's
+    /// `smtpd_min_data_rate`): a body that keeps coming at this rate is never cut, one that
+    /// trickles slower is, with `421 4.4.2`. Default 500 octets a second.
+    pub min_data_rate: usize,
+    /// Bad commands (500, 501, 504, 535, 555 replies, and junk commands past `max_junk`)
+    /// without a message delivered; the next gets `421 4.7.0` and the connection is closed.
+    /// Default 20, as Postfix's `smtpd_hard_error_limit`. A delivered message forgives them.
     pub max_errors: usize,
-    /// The octets all kept messages may take in memory; once full, a new message gets `452
-    /// 4.3.1` (RFC 3463: mail system full). Default 256 MiB.
+    /// From this many errors on, every reply waits `error_delay` first (Postfix's
+    /// `smtpd_soft_error_limit`, 10).
+    pub soft_errors: usize,
+    /// See `soft_errors`. Default 1 s (Postfix's `smtpd_error_sleep_time`).
+    pub error_delay: Duration,
+    /// NOOP, RSET, VRFY, EXPN and HELP without a message delivered; past this each one
+    /// counts as an error. Default 100 (Postfix's `smtpd_junk_command_limit`).
+    pub max_junk: usize,
+    /// The memory all messages may take, kept and in progress: bodies and envelopes alike.
+    /// Once full, MAIL, RCPT or the end of DATA gets `452 4.3.1` (RFC 3463: mail system
+    /// full) instead of more memory being taken. Default 256 MiB.
     pub max_stored: usize,
+    /// How long a failed AUTH waits before its `535 5.7.8`. Default 1 s.
+    pub auth_failure_delay: Duration,
+    /// AUTH commands a client address may send a minute; past that, `450 4.7.1` (Postfix's
+    /// `smtpd_client_auth_rate_limit`). Default 100: a class of 40 behind one address, each
+    /// trying twice in the same minute, fits; a password guesser gets under two tries a
+    /// second instead of thousands. 0: no limit.
+    pub auth_per_minute: usize,
 }
 
 impl Default for Limits {
@@ -177,9 +234,17 @@ impl Default for Limits {
             max_message: 10 * 1024 * 1024,
             max_recipients: 100,
             max_connections: 256,
-            idle_timeout: Duration::from_secs(300),
+            max_per_client: 100,
+            limit_loopback: false,
+            command_timeout: Duration::from_secs(300),
+            min_data_rate: 500,
             max_errors: 20,
+            soft_errors: 10,
+            error_delay: Duration::from_secs(1),
+            max_junk: 100,
             max_stored: 256 * 1024 * 1024,
+            auth_failure_delay: Duration::from_secs(1),
+            auth_per_minute: 100,
         }
     }
 }

@@ -1,26 +1,40 @@
-//! The listener: binds, accepts on its own thread, gives each connection a thread of its
-//! own, enforces the connection limit, and shuts everything down on request.
+//! The listener: binds with a backlog as large as the connection limit, accepts on its own
+//! thread, gives each connection a thread of its own, enforces the total and per-client
+//! connection limits, and on request tells every session `421` and shuts everything down.
 //!
 //! Plain threads, not async: a classroom is tens of connections, a thread each is simple
-//! to reason about, and every blocking read has the idle timeout.
+//! to reason about, and every blocking read and write has a deadline. What made 200
+//! concurrent clients slow was not the threads but the listen backlog (std's fixed 128,
+//! under the 256-connection cap): a burst overflowed it, the kernel dropped SYNs, and the
+//! clients waited out TCP's one-second retransmission timer (docs/performance.md).
 
 use std::collections::HashMap;
 use std::io::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::PracticeConfig;
 use super::conn::{self, Shared};
 use super::events::Hub;
+use super::rate::AuthRate;
 use super::reach::Reach;
 use super::served::{self, CertOrigin, Served};
+use super::stop::Stop;
 use super::store::{Mailbox, Maildir};
 use crate::error::Error;
 use crate::smtp::reply::{Code, Reply};
 use crate::smtp::syntax;
+
+/// The least listen backlog: a burst of a thousand clients waits in the kernel for its
+/// greeting or its 421 (the kernel may cap it lower: Linux's `net.core.somaxconn`).
+pub const MIN_BACKLOG: usize = 1024;
+
+/// How long a stopping server waits for its sessions to say `421` and close before it
+/// closes what is left (a session stuck writing to a client that does not read).
+const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// A running practice server. Dropping it (or [`PracticeServer::shutdown`]) stops it.
 pub struct PracticeServer {
@@ -31,7 +45,7 @@ pub struct PracticeServer {
     cert_origin: CertOrigin,
     reach: Reach,
     mailbox: Mailbox,
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     accept: Option<JoinHandle<()>>,
     registry: Arc<Registry>,
 }
@@ -45,15 +59,33 @@ impl std::fmt::Debug for PracticeServer {
     }
 }
 
-/// The open connections: a handle on each socket (to shut it down) and its thread.
+/// The open connections: a handle on each socket (to shut it down) and its thread, and
+/// how many each client address has.
 #[derive(Default)]
 struct Registry {
     next: AtomicU64,
-    open: Mutex<HashMap<u64, (TcpStream, JoinHandle<()>)>>,
+    open: Mutex<Open>,
+}
+
+#[derive(Default)]
+struct Open {
+    sessions: HashMap<u64, Session>,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+struct Session {
+    stream: TcpStream,
+    thread: JoinHandle<()>,
+}
+
+impl Open {
+    fn len(&self) -> usize {
+        self.sessions.len()
+    }
 }
 
 impl Registry {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, (TcpStream, JoinHandle<()>)>> {
+    fn lock(&self) -> MutexGuard<'_, Open> {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -63,7 +95,8 @@ impl PracticeServer {
     /// Returns at once; [`PracticeServer::addr`] says where it listens (useful with port 0).
     pub fn start(config: PracticeConfig) -> Result<PracticeServer, Error> {
         let maildir = open(&config)?;
-        let listener = TcpListener::bind(config.addr).map_err(|e| bind_error(config.addr, &e))?;
+        let backlog = config.limits.max_connections.max(MIN_BACKLOG);
+        let listener = listen(config.addr, backlog).map_err(|e| bind_error(config.addr, &e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| bind_error(config.addr, &e))?;
@@ -74,13 +107,12 @@ impl PracticeServer {
         let prepared = prepare(config, maildir, &reach)?;
         let mailbox = prepared.shared.mailbox.clone();
         let shared = Arc::new(prepared.shared);
-        let stop = Arc::new(AtomicBool::new(false));
         let registry = Arc::new(Registry::default());
         let accept = {
-            let (stop, registry) = (stop.clone(), registry.clone());
+            let (shared, registry) = (shared.clone(), registry.clone());
             thread::Builder::new()
                 .name("practice-accept".into())
-                .spawn(move || accept_loop(&listener, &shared, &stop, &registry))
+                .spawn(move || accept_loop(&listener, &shared, &registry))
                 .map_err(|e| {
                     Error::Usage(format!("cannot start the practice server's thread: {e}"))
                 })?
@@ -93,7 +125,7 @@ impl PracticeServer {
             cert_origin: prepared.served.origin,
             reach,
             mailbox,
-            stop,
+            shared,
             accept: Some(accept),
             registry,
         })
@@ -140,16 +172,25 @@ impl PracticeServer {
         self.registry.lock().len()
     }
 
-    /// Stop accepting, close every connection, and wait for their threads.
-    pub fn shutdown(mut self) {
-        self.stop_all();
+    /// The memory messages take now, kept and in progress, in octets (bounded by
+    /// [`super::Limits::max_stored`]).
+    pub fn memory_used(&self) -> usize {
+        self.shared.mailbox.budget().used()
     }
 
-    fn stop_all(&mut self) {
+    /// Stop accepting, tell every open session `421 4.3.2` and close it, and wait for
+    /// their threads; how many sessions were open.
+    pub fn shutdown(mut self) -> usize {
+        self.stop_all()
+    }
+
+    fn stop_all(&mut self) -> usize {
         let Some(accept) = self.accept.take() else {
-            return;
+            return 0;
         };
-        self.stop.store(true, Ordering::SeqCst);
+        // Sessions see the stop wherever they are: a blocked read ends (its socket's read
+        // side is shut below), a pause ends early, and each says 421 and closes.
+        self.shared.stop.raise();
         // `accept` blocks; a connection of our own wakes it to see the flag. If that
         // connection can't be made the thread is left to end at the next client.
         let wake = match self.addr.ip() {
@@ -164,14 +205,30 @@ impl PracticeServer {
         if woke.is_ok() {
             let _ = accept.join();
         }
-        let open: Vec<(TcpStream, JoinHandle<()>)> =
-            self.registry.lock().drain().map(|(_, v)| v).collect();
-        for (stream, _) in &open {
-            let _ = stream.shutdown(Shutdown::Both);
+        let open: Vec<Session> = self
+            .registry
+            .lock()
+            .sessions
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
+        for s in &open {
+            let _ = s.stream.shutdown(Shutdown::Read);
         }
-        for (_, handle) in open {
-            let _ = handle.join();
+        let grace = Instant::now() + STOP_GRACE;
+        while Instant::now() < grace && open.iter().any(|s| !s.thread.is_finished()) {
+            thread::sleep(Duration::from_millis(10));
         }
+        for s in &open {
+            if !s.thread.is_finished() {
+                let _ = s.stream.shutdown(Shutdown::Both);
+            }
+        }
+        let count = open.len();
+        for s in open {
+            let _ = s.thread.join();
+        }
+        count
     }
 }
 
@@ -179,6 +236,20 @@ impl Drop for PracticeServer {
     fn drop(&mut self) {
         self.stop_all();
     }
+}
+
+/// Bind `addr` and listen with `backlog` (std's `TcpListener::bind` fixes it at 128).
+/// SO_REUSEADDR as std sets it on Unix, so a restarted `--serve` can bind at once while
+/// old connections linger in TIME_WAIT; not on Windows, where it would let another
+/// program take the port.
+fn listen(addr: SocketAddr, backlog: usize) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(not(windows))]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
 }
 
 /// Check `config` and open its Maildir: what comes before listening.
@@ -218,11 +289,14 @@ pub(super) fn prepare(
         users: config.users,
         require_auth: config.require_auth,
         require_tls: config.require_tls,
+        auth_rate: AuthRate::new(config.limits.auth_per_minute),
         limits: config.limits,
         acceptor: served.acceptor.clone(),
         maildir,
         seq: AtomicU64::new(1),
         events: Hub::new(config.events),
+        rules: config.rules,
+        stop: Stop::default(),
     };
     Ok(Prepared { shared, served })
 }
@@ -243,9 +317,14 @@ fn check(config: &PracticeConfig) -> Result<(), Error> {
         )));
     }
     // `SIZE 0` would advertise "no limit" (RFC 1870 §4).
-    if l.max_connections == 0 || l.max_recipients == 0 || l.max_message == 0 {
+    if l.max_connections == 0
+        || l.max_per_client == 0
+        || l.max_recipients == 0
+        || l.max_message == 0
+        || l.min_data_rate == 0
+    {
         return Err(Error::Usage(
-            "max_connections, max_recipients and max_message must be at least 1".to_string(),
+            "max_connections, max_per_client, max_recipients, max_message and min_data_rate must be at least 1".to_string(),
         ));
     }
     Ok(())
@@ -286,14 +365,9 @@ fn free_port_near(addr: SocketAddr) -> Option<SocketAddr> {
         .find(|a| TcpListener::bind(a).is_ok())
 }
 
-fn accept_loop(
-    listener: &TcpListener,
-    shared: &Arc<Shared>,
-    stop: &AtomicBool,
-    registry: &Arc<Registry>,
-) {
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, registry: &Arc<Registry>) {
     for incoming in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
+        if shared.stop.raised() {
             break;
         }
         match incoming {
@@ -315,28 +389,62 @@ type Serve = fn(Arc<Shared>, TcpStream, SocketAddr);
 struct Slot {
     registry: Arc<Registry>,
     id: u64,
+    client: Option<IpAddr>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.registry.lock().remove(&self.id);
+        let mut open = self.registry.lock();
+        open.sessions.remove(&self.id);
+        if let Some(ip) = self.client
+            && let Some(n) = open.per_client.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                open.per_client.remove(&ip);
+            }
+        }
     }
 }
 
-/// Give a new connection its thread, or refuse it with 421 when the server is full.
+/// Give a new connection its thread, or refuse it with 421 when the server is full or the
+/// client address has its share (Postfix's `smtpd_client_connection_count_limit`).
 fn dispatch(stream: TcpStream, shared: &Arc<Shared>, registry: &Arc<Registry>, serve: Serve) {
     let Ok(peer) = stream.peer_addr() else {
         return;
     };
+    let host = &shared.hostname;
+    let limits = &shared.limits;
+    // The teacher's view may want to know of each refusal below (total, per client).
+    let ip = peer.ip().to_canonical();
+    let client = shared.limits_apply_to(ip).then_some(ip);
     let mut open = registry.lock();
-    if open.len() >= shared.limits.max_connections {
+    if open.len() >= limits.max_connections {
         drop(open);
-        refuse(stream, "too many connections, try later");
+        let why = format!(
+            "{host} too many connections ({} at once); try again later",
+            limits.max_connections
+        );
+        refuse(stream, &why);
+        return;
+    }
+    if let Some(ip) = client
+        && open.per_client.get(&ip).copied().unwrap_or(0) >= limits.max_per_client
+    {
+        drop(open);
+        let why = format!(
+            "{host} too many connections from {ip} ({} at once); try again later",
+            limits.max_per_client
+        );
+        refuse(stream, &why);
         return;
     }
     let Ok(handle) = stream.try_clone() else {
         drop(open);
-        refuse(stream, "cannot serve this connection now, try later");
+        refuse(
+            stream,
+            &format!("{host} cannot serve this connection now; try again later"),
+        );
         return;
     };
     let id = registry.next.fetch_add(1, Ordering::Relaxed);
@@ -349,16 +457,29 @@ fn dispatch(stream: TcpStream, shared: &Arc<Shared>, registry: &Arc<Registry>, s
             let _slot = Slot {
                 registry: thread_registry,
                 id,
+                client,
             };
             serve(thread_shared, stream, peer);
         });
     match spawned {
         Ok(thread) => {
-            open.insert(id, (handle, thread));
+            open.sessions.insert(
+                id,
+                Session {
+                    stream: handle,
+                    thread,
+                },
+            );
+            if let Some(ip) = client {
+                *open.per_client.entry(ip).or_insert(0) += 1;
+            }
         }
         Err(_) => {
             drop(open);
-            refuse(handle, "cannot serve this connection now, try later");
+            refuse(
+                handle,
+                &format!("{host} cannot serve this connection now; try again later"),
+            );
         }
     }
 }
@@ -447,7 +568,7 @@ mod tests {
             let _ = io::Read::read_to_end(&mut client, &mut got);
             assert_eq!(String::from_utf8_lossy(&got), "", "client {i}");
             let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while !registry.lock().is_empty() {
+            while registry.lock().len() > 0 {
                 assert!(
                     std::time::Instant::now() < deadline,
                     "client {i}: slot kept"

@@ -1,8 +1,10 @@
 //! Where accepted messages go: the in-memory [`Mailbox`] that `:inbox` reads, and an
 //! optional Maildir on disk.
 //!
-//! The mailbox is bounded ([`super::Limits::max_stored`]): once full, a new message is
-//! refused with `452 4.3.1` rather than letting a classroom fill the machine's memory.
+//! The mailbox is bounded ([`super::Limits::max_stored`]): a kept message counts with its
+//! envelope (sender, recipients, names), not only its body, against the same memory budget that
+//! messages in progress reserve from; once full, a new message is refused with `452 4.3.1`
+//! rather than letting a classroom fill the machine's memory.
 //! Numbers are 1-based and stable: message N is always the Nth accepted.
 //!
 //! Maildir delivery is the standard one (maildir(5)): write to `tmp/` under a unique name,
@@ -18,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::budget::{Budget, Reservation};
 use crate::smtp::escape::escape_bytes;
 
 /// One accepted message.
@@ -49,6 +52,37 @@ impl Message {
     /// The `Subject:` header, unfolded and escaped for a terminal; empty when there is none.
     pub fn subject(&self) -> String {
         subject(&self.data)
+    }
+
+    /// The octets it takes in memory: the data and every string of the envelope, each
+    /// allocation with the allocator's own overhead. A message with an empty body and 100
+    /// long recipients is not free (issue 14: counting only bodies let such messages grow
+    /// the server by gigabytes).
+    pub fn footprint(&self) -> usize {
+        let strings = [&self.id, &self.from, &self.helo]
+            .into_iter()
+            .chain(self.auth_user.as_ref())
+            .chain(&self.rcpts)
+            .map(|s| allocation(s.capacity()))
+            .sum::<usize>();
+        let rcpts = allocation(self.rcpts.capacity() * std::mem::size_of::<String>());
+        allocation(std::mem::size_of::<Message>() + ARC_HEADER)
+            + allocation(self.data.capacity())
+            + rcpts
+            + strings
+    }
+}
+
+/// The two counters in front of each `Arc<Message>`.
+const ARC_HEADER: usize = 2 * std::mem::size_of::<usize>();
+
+/// What an allocation of `n` octets takes from the allocator: a header, and a size rounded
+/// up to 16 octets (glibc's malloc; others are alike).
+pub(crate) fn allocation(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        (n + 8).next_multiple_of(16).max(32)
     }
 }
 
@@ -87,34 +121,50 @@ pub struct Mailbox {
 struct Inner {
     kept: Mutex<Kept>,
     arrived: Condvar,
-    max_bytes: usize,
+    budget: Arc<Budget>,
 }
 
 #[derive(Debug, Default)]
 struct Kept {
     messages: Vec<Arc<Message>>,
+    /// The octets of the budget the kept messages hold (their footprints).
     bytes: usize,
 }
 
 impl Mailbox {
-    /// An empty mailbox holding at most `max_bytes` of message data.
+    /// An empty mailbox whose messages, kept and in progress, take at most `max_bytes`
+    /// (see [`Message::footprint`]).
     pub fn new(max_bytes: usize) -> Mailbox {
         Mailbox {
             inner: Arc::new(Inner {
                 kept: Mutex::new(Kept::default()),
                 arrived: Condvar::new(),
-                max_bytes,
+                budget: Budget::new(max_bytes),
             }),
         }
     }
 
     /// Add a message; its 1-based number, or `None` when it does not fit.
     pub fn push(&self, message: Message) -> Option<usize> {
-        let mut kept = self.lock();
-        if !fits(&kept, message.data.len(), self.inner.max_bytes) {
+        self.push_reserved(message, Reservation::new(&self.inner.budget))
+    }
+
+    /// Add a message whose octets were (partly) reserved while it arrived: the reservation
+    /// becomes exactly its footprint, or `None` when the rest does not fit.
+    pub(crate) fn push_reserved(
+        &self,
+        mut message: Message,
+        mut reservation: Reservation,
+    ) -> Option<usize> {
+        // The body and the recipient list grew by doubling; keep only what they hold.
+        message.data.shrink_to_fit();
+        message.rcpts.shrink_to_fit();
+        if !reservation.resize(message.footprint()) {
+            super::body::release(message.data);
             return None;
         }
-        kept.bytes += message.data.len();
+        let mut kept = self.lock();
+        kept.bytes += reservation.keep();
         kept.messages.push(Arc::new(message));
         let n = kept.messages.len();
         drop(kept);
@@ -122,9 +172,14 @@ impl Mailbox {
         Some(n)
     }
 
-    /// Whether a message of `size` octets would fit now.
+    /// Whether a message of `size` octets (its body) would fit now.
     pub fn has_room(&self, size: usize) -> bool {
-        fits(&self.lock(), size, self.inner.max_bytes)
+        self.inner.budget.has_room(size)
+    }
+
+    /// The memory budget messages in progress reserve from.
+    pub(crate) fn budget(&self) -> &Arc<Budget> {
+        &self.inner.budget
     }
 
     /// A summary of every message, in the order they arrived.
@@ -187,6 +242,7 @@ impl Mailbox {
     /// hands each session its own messages this way ([`super::MemoryServer::session`]).
     pub(crate) fn take_all(&self) -> Vec<Message> {
         let kept = std::mem::take(&mut *self.lock());
+        self.inner.budget.give_back(kept.bytes);
         kept.messages
             .into_iter()
             .map(Arc::unwrap_or_clone)
@@ -208,10 +264,6 @@ impl Default for Mailbox {
     fn default() -> Self {
         Mailbox::new(super::Limits::default().max_stored)
     }
-}
-
-fn fits(kept: &Kept, size: usize, max: usize) -> bool {
-    kept.bytes.saturating_add(size) <= max
 }
 
 /// The unfolded, escaped `Subject:` of a message's header section.
@@ -444,14 +496,16 @@ mod tests {
 
     #[test]
     fn mailbox_numbers_list_and_limit() {
-        let mailbox = Mailbox::new(10);
+        // Room for two five-octet messages with their envelopes, not for a third.
+        let five = message(b"12345").footprint();
+        let mailbox = Mailbox::new(2 * five);
         assert!(mailbox.is_empty());
-        assert_eq!(mailbox.push(message(b"Subject: x\r\n")), None, "12 > 10");
+        assert_eq!(mailbox.push(message(&vec![b'x'; 2 * five])), None);
         assert_eq!(mailbox.push(message(b"12345")), Some(1));
-        assert!(mailbox.has_room(5));
-        assert!(!mailbox.has_room(6));
+        assert!(mailbox.has_room(five));
+        assert!(!mailbox.has_room(five + 1));
         assert_eq!(mailbox.push(message(b"67890")), Some(2));
-        assert_eq!(mailbox.push(message(b"x")), None);
+        assert_eq!(mailbox.push(message(b"")), None);
         assert_eq!(mailbox.len(), 2);
         assert_eq!(mailbox.get(0), None);
         assert_eq!(mailbox.get(3), None);
@@ -460,6 +514,27 @@ mod tests {
         assert_eq!(list[1].n, 2);
         assert_eq!(list[1].size, 5);
         assert_eq!(list[1].auth_user.as_deref(), Some("alice"));
+        // Taking the messages out gives their memory back.
+        assert_eq!(mailbox.take_all().len(), 2);
+        assert_eq!(mailbox.budget().used(), 0);
+    }
+
+    // The limit counted body octets only: messages with empty bodies and long recipient
+    // lists were never refused. See: issue 14
+    #[test]
+    fn regression_envelopes_count_against_the_limit() {
+        let mut m = message(b"");
+        m.rcpts = (0..100)
+            .map(|i| format!("recipient{i}@example.org"))
+            .collect();
+        // Kept copies hold no spare capacity; measure one.
+        let m = m.clone();
+        assert!(m.footprint() > 100 * "recipient00@example.org".len());
+        let mailbox = Mailbox::new(10 * m.footprint());
+        let kept = (0..100)
+            .filter(|_| mailbox.push(m.clone()).is_some())
+            .count();
+        assert_eq!(kept, 10);
     }
 
     #[test]

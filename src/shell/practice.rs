@@ -36,6 +36,15 @@ pub(crate) fn config(cli: &Cli, addr: SocketAddr) -> anyhow::Result<PracticeConf
             key: cli.key.clone().unwrap_or_else(|| cert.clone()),
         };
     }
+    if let Some(n) = cli.max_connections {
+        c.limits.max_connections = n as usize;
+    }
+    if let Some(n) = cli.max_per_client {
+        c.limits.max_per_client = n as usize;
+    }
+    if let Some(path) = &cli.rules {
+        c.rules = practice::Rules::read(path)?;
+    }
     Ok(c)
 }
 

@@ -34,7 +34,8 @@ use rustyline::{Config, DefaultEditor, ExternalPrinter as _};
 
 use crate::cli::{Cli, ColorWhen};
 use crate::error::UsageError;
-use crate::practice::{Event, EventKind, EventSink};
+use crate::practice::{Event, EventKind, EventSink, PracticeServer};
+use crate::transcript::counted;
 use class::Class;
 use log::LogStyle;
 
@@ -165,19 +166,47 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
             })?
     };
 
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
-    {
-        let stop_tx = stop_tx.clone();
-        // One handler per process; --serve installs the only one.
-        let _ = ctrlc::set_handler(move || {
-            let _ = stop_tx.send(());
-        });
-    }
     let teacher = Teacher {
         class: class.clone(),
         dropped: dropped.clone(),
         json,
     };
+    let ending = Arc::new(Ending {
+        server: Mutex::new(Some(server)),
+        renderer: Mutex::new(Some(renderer)),
+        stopping,
+        teacher: teacher.clone(),
+    });
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    // Ctrl-C, and on Unix SIGTERM (how service managers and `kill` stop a server). At the
+    // prompt a signal from elsewhere (`kill -INT`) can't interrupt the line being read: the
+    // signal's thread ends the server itself, puts the terminal back and exits.
+    let on_signal = {
+        let (stop_tx, ending) = (stop_tx.clone(), ending.clone());
+        let terminal = (input == Input::Prompt).then(Terminal::save).flatten();
+        move || {
+            if input == Input::Prompt {
+                if let Some(t) = &terminal {
+                    t.restore();
+                }
+                ending.end();
+                std::process::exit(0);
+            }
+            let _ = stop_tx.send(());
+        }
+    };
+    // One handler per process; --serve installs the only one.
+    let _ = ctrlc::set_handler(on_signal.clone());
+    #[cfg(unix)]
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM]) {
+        thread::Builder::new()
+            .name("teacher-sigterm".into())
+            .spawn(move || {
+                if signals.forever().next().is_some() {
+                    on_signal();
+                }
+            })?;
+    }
     match (input, editor.as_mut()) {
         (Input::Prompt, Some(rl)) => loop {
             if stop_rx.try_recv().is_ok() {
@@ -203,11 +232,7 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
         },
         (Input::Lines, _) => {
             let tty = io::stdin().is_terminal();
-            let teacher = Teacher {
-                class: class.clone(),
-                dropped: dropped.clone(),
-                json,
-            };
+            let teacher = teacher.clone();
             thread::Builder::new()
                 .name("teacher-input".into())
                 .spawn(move || {
@@ -231,11 +256,66 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
     }
     // The terminal back to normal before the last lines.
     drop(editor);
-    server.shutdown();
-    stopping.store(true, Ordering::SeqCst);
-    let _ = renderer.join();
-    teacher.summary();
+    ending.end();
     Ok(())
+}
+
+/// What stopping the server takes, done once, by the main thread or a signal's.
+struct Ending {
+    server: Mutex<Option<PracticeServer>>,
+    renderer: Mutex<Option<thread::JoinHandle<()>>>,
+    stopping: Arc<AtomicBool>,
+    teacher: Teacher,
+}
+
+impl Ending {
+    /// Stop the server (every open session is told 421), let the log catch up, and print
+    /// how many sessions were cut short (if any) and the class's summary.
+    fn end(&self) {
+        let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        let told = server.shutdown();
+        self.stopping.store(true, Ordering::SeqCst);
+        let renderer = self
+            .renderer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(r) = renderer {
+            let _ = r.join();
+        }
+        if told > 0 {
+            self.teacher.say(&format!(
+                "stopped; {} told 421",
+                counted(told as u64, "open session")
+            ));
+        }
+        self.teacher.summary();
+    }
+}
+
+/// The terminal's settings before the prompt, to put back when a signal ends the server
+/// while rustyline holds the terminal in raw mode.
+#[derive(Clone)]
+struct Terminal(#[cfg(unix)] nix::sys::termios::Termios);
+
+impl Terminal {
+    #[cfg(unix)]
+    fn save() -> Option<Terminal> {
+        nix::sys::termios::tcgetattr(io::stdin()).ok().map(Terminal)
+    }
+
+    #[cfg(not(unix))]
+    fn save() -> Option<Terminal> {
+        None
+    }
+
+    fn restore(&self) {
+        #[cfg(unix)]
+        let _ =
+            nix::sys::termios::tcsetattr(io::stdin(), nix::sys::termios::SetArg::TCSANOW, &self.0);
+    }
 }
 
 /// The class, even if a thread panicked holding it.
@@ -244,6 +324,7 @@ fn lock(class: &Mutex<Class>) -> MutexGuard<'_, Class> {
 }
 
 /// What the teacher's commands reach.
+#[derive(Clone)]
 struct Teacher {
     class: Arc<Mutex<Class>>,
     dropped: Arc<AtomicU64>,
