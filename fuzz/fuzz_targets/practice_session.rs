@@ -68,7 +68,11 @@ fuzz_target!(|data: &[u8]| {
 
     let output = &session.output;
     assert_crlf_only(output, "server output");
-    if !input.to_ascii_lowercase().windows(8).any(|w| w == b"smtputf8") {
+    if !input
+        .to_ascii_lowercase()
+        .windows(8)
+        .any(|w| w == b"smtputf8")
+    {
         assert!(
             output.is_ascii(),
             "a reply outside ASCII without SMTPUTF8:\n{}",
