@@ -6,7 +6,9 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
+#[cfg(unix)]
+use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -638,6 +640,7 @@ fn stopping_tells_every_session_421_wherever_it_is() {
 }
 
 /// A free loopback port now.
+#[cfg(unix)]
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
