@@ -46,7 +46,7 @@ wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 # Start `smtpsh --serve` on a free port; sets SERVE_PID and SERVE_PORT.
 start_serve() {
   SERVE_PORT=$(free_port)
-  "$BIN" --serve "127.0.0.1:$SERVE_PORT" --cert-out "$WORK/cert.pem" >"$WORK/serve.out" 2>&1 &
+  XDG_DATA_HOME="$WORK/data" "$BIN" --serve "127.0.0.1:$SERVE_PORT" --cert-out "$WORK/cert.pem" </dev/null >"$WORK/serve.out" 2>&1 &
   SERVE_PID=$!
   PIDS+=("$SERVE_PID")
   wait_port "$SERVE_PORT"
@@ -152,13 +152,19 @@ if what == "bodies":
         try:
             s, f = session(i % 2 == 0)
             s.sendall(b"MAIL FROM:<a@abuse.test>\r\nRCPT TO:<b@abuse.test>\r\nDATA\r\n")
-            reply(f); reply(f); reply(f)
-            block = (b"z" * 1022 + b"\r\n") * 64
-            for _ in range(10_400_000 // len(block)):
-                s.sendall(block)
-            started.wait(timeout=900)
-            s.sendall(b".\r\n")
-            r = reply(f)[:3].decode()
+            mail, _, data = reply(f), reply(f), reply(f)
+            if data[:3] != b"354":
+                # Refused before the body (a full budget says 452 at MAIL): counted, and
+                # the others still wait for this one.
+                started.wait(timeout=900)
+                r = "MAIL " + mail[:3].decode()
+            else:
+                block = (b"z" * 1022 + b"\r\n") * 64
+                for _ in range(10_400_000 // len(block)):
+                    s.sendall(block)
+                started.wait(timeout=900)
+                s.sendall(b".\r\n")
+                r = reply(f)[:3].decode()
         except Exception as e:
             r = type(e).__name__
             try: started.abort()
@@ -171,7 +177,7 @@ if what == "bodies":
     try: started.wait(timeout=900)
     except threading.BrokenBarrierError: pass
     for t in threads: t.join()
-    print(f"250 x 10.4 MB bodies (125 over TLS), all in flight at once, {time.time()-t0:.0f} s; end-of-data replies: " + ", ".join(f"{v} x {k}" for k, v in sorted(results.items())))
+    print(f"250 x 10.4 MB bodies (125 over TLS), all in flight at once, {time.time()-t0:.0f} s; replies: " + ", ".join(f"{v} x {k}" for k, v in sorted(results.items())))
 else:
     # 50 sessions send messages with empty bodies and 100 long recipients until refused.
     kept, refusals = [], {}

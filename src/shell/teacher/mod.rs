@@ -24,7 +24,7 @@ pub mod log;
 use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
@@ -115,16 +115,18 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
         )?),
         _ => None,
     };
-    let mut out: Box<dyn FnMut(String) + Send> = match editor
+    // Lines are written in batches: as many as have arrived, in one write, so a busy
+    // class costs one system call per batch rather than one per line.
+    let mut out: Box<dyn FnMut(&str) + Send> = match editor
         .as_mut()
         .and_then(|e| e.create_external_printer().ok())
     {
-        Some(mut printer) => Box::new(move |line: String| {
-            let _ = printer.print(line + "\n");
+        Some(mut printer) => Box::new(move |lines: &str| {
+            let _ = printer.print(lines.to_string());
         }),
-        None => Box::new(|line: String| {
+        None => Box::new(|lines: &str| {
             let mut o = io::stdout().lock();
-            let _ = writeln!(o, "{line}");
+            let _ = o.write_all(lines.as_bytes());
             let _ = o.flush();
         }),
     };
@@ -135,9 +137,26 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
         thread::Builder::new()
             .name("teacher-log".into())
             .spawn(move || {
+                let mut pending = String::new();
                 loop {
-                    let ev = match rx.recv_timeout(Duration::from_millis(100)) {
+                    let next = if pending.is_empty() {
+                        rx.recv_timeout(Duration::from_millis(100))
+                    } else {
+                        rx.try_recv().map_err(|e| match e {
+                            TryRecvError::Empty => RecvTimeoutError::Timeout,
+                            TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                        })
+                    };
+                    let ev = match next {
                         Ok(ev) => ev,
+                        // Nothing more for now: what is pending goes out, and the next
+                        // lines gather for a moment (a busy class would otherwise wake
+                        // this thread for every event; a teacher can't tell 20 ms).
+                        Err(RecvTimeoutError::Timeout) if !pending.is_empty() => {
+                            out(&std::mem::take(&mut pending));
+                            thread::sleep(Duration::from_millis(20));
+                            continue;
+                        }
                         Err(RecvTimeoutError::Timeout) if stopping.load(Ordering::SeqCst) => {
                             break;
                         }
@@ -160,8 +179,15 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
                         }
                     };
                     if let Some(l) = line {
-                        out(l);
+                        pending.push_str(&l);
+                        pending.push('\n');
+                        if pending.len() >= 64 * 1024 {
+                            out(&std::mem::take(&mut pending));
+                        }
                     }
+                }
+                if !pending.is_empty() {
+                    out(&pending);
                 }
             })?
     };
