@@ -490,3 +490,75 @@ fn ctrl_c_prints_the_summary() {
         "{text}"
     );
 }
+
+/// A signal from elsewhere (`kill -TERM`, `kill -INT`) while the teacher> prompt waits for a
+/// line: every open session is told 421, the teacher is told how many and gets the summary,
+/// the terminal is put back (the shell after it echoes again), and the exit status is 0.
+#[test]
+fn a_signal_at_the_teacher_prompt_tells_sessions_421() {
+    use std::io::Read as _;
+    use std::net::TcpStream;
+    for signal in ["TERM", "INT"] {
+        let home = home();
+        // A shell in the pty runs the server, and shows the terminal's settings before and
+        // after it.
+        let script = format!(
+            "echo \"shell=$$ before=$(stty -g)\"; {BIN} --serve 127.0.0.1:0; echo \"exit=$? after=$(stty -g)\""
+        );
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &script])
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm")
+            .env("HOME", &home)
+            .env("XDG_DATA_HOME", home.join("data"));
+        let mut pty = rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
+        let (_, shell) = pty.exp_regex(r"shell=\d+").expect("the shell's pid");
+        let (_, before) = pty.exp_regex(r"before=\S+").expect("the settings before");
+        let (_, on) = pty
+            .exp_regex(r"on 127\.0\.0\.1:\d+")
+            .expect("the banner's address");
+        let addr = on.trim_start_matches("on ").to_string();
+        pty.exp_string("teacher> ").expect("the teacher> prompt");
+        let mut client = TcpStream::connect(&addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut greeting = [0u8; 256];
+        let n = client.read(&mut greeting).unwrap();
+        assert!(greeting[..n].starts_with(b"220 "), "SIG{signal}");
+        pty.exp_string("connected from").expect("the log line");
+        // The server: the shell's child.
+        let pid = Command::new("pgrep")
+            .args(["-P", shell.trim_start_matches("shell=")])
+            .output()
+            .unwrap();
+        let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
+        assert!(!pid.is_empty(), "SIG{signal}: the server's pid");
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let mut told = Vec::new();
+        let _ = client.read_to_end(&mut told);
+        assert_eq!(
+            String::from_utf8_lossy(&told),
+            "421 4.3.2 practice.smtpsh.test the server is shutting down; try again later\r\n",
+            "SIG{signal}"
+        );
+        pty.exp_string("stopped; 1 open session told 421")
+            .unwrap_or_else(|e| panic!("SIG{signal}: {e}"));
+        pty.exp_string("class summary: 1 student, 1 session")
+            .unwrap_or_else(|e| panic!("SIG{signal}: {e}"));
+        pty.exp_string("exit=0")
+            .unwrap_or_else(|e| panic!("SIG{signal}: {e}"));
+        // rustyline had the terminal in raw mode: it must be as it was.
+        let (_, after) = pty.exp_regex(r"after=\S+").unwrap();
+        assert_eq!(
+            after.trim_start_matches("after="),
+            before.trim_start_matches("before="),
+            "SIG{signal}: the terminal's settings were not put back"
+        );
+        pty.exp_eof().unwrap();
+    }
+}

@@ -78,6 +78,8 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
         };
     colored::control::set_override(color);
     let input = input_mode(json);
+    // The terminal as it is now, before rustyline touches it (see `Terminal`).
+    let terminal = (input == Input::Prompt).then(Terminal::save).flatten();
 
     let (tx, rx) = mpsc::sync_channel::<Event>(QUEUE);
     let dropped = Arc::new(AtomicU64::new(0));
@@ -209,7 +211,6 @@ pub fn serve(cli: &Cli, addr: &str) -> anyhow::Result<()> {
     // signal's thread ends the server itself, puts the terminal back and exits.
     let on_signal = {
         let (stop_tx, ending) = (stop_tx.clone(), ending.clone());
-        let terminal = (input == Input::Prompt).then(Terminal::save).flatten();
         move || {
             if input == Input::Prompt {
                 if let Some(t) = &terminal {
