@@ -3,7 +3,8 @@
 //! copy went stale is told so), the teacher's own certificate is served, the teacher's
 //! commands work from standard input, `--json` gives the events, the summary comes at exit
 //! on Ctrl-C, and Maildir files name the user and the session. (The pseudo-terminal side —
-//! the `teacher>` prompt with the log — is typed in tests/tutorial.rs.)
+//! the `teacher>` prompt with the log — is typed in tests/tutorial.rs; here only a signal
+//! arriving while it waits.)
 //!
 //! Every server listens on loopback, port 0, with a home of its own.
 
