@@ -19,7 +19,7 @@ use smtpsh::practice::{Limits, PracticeConfig, PracticeServer, Rules};
 
 mod common;
 
-const GREETING: &str = "220 practice.smtpsh.test ESMTP smtpsh practice server\r\n";
+use common::practice_client::{Client, GREETING};
 
 fn config() -> PracticeConfig {
     PracticeConfig {
@@ -41,94 +41,6 @@ fn with_rules(rules: &str) -> PracticeServer {
         rules: Rules::parse(rules).unwrap(),
         ..config()
     })
-}
-
-/// A raw client: what it sends is exactly what goes on the wire.
-struct Client {
-    tcp: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    fn open(addr: SocketAddr) -> Client {
-        let tcp = TcpStream::connect(addr).expect("connect");
-        Client::over(tcp)
-    }
-
-    fn over(tcp: TcpStream) -> Client {
-        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        Client {
-            tcp,
-            buf: Vec::new(),
-        }
-    }
-
-    /// Connect and read the greeting.
-    fn connect(server: &PracticeServer) -> Client {
-        let mut c = Client::open(server.addr());
-        assert_eq!(c.reply(), GREETING);
-        c
-    }
-
-    /// Connect and EHLO.
-    fn ready(server: &PracticeServer) -> Client {
-        let mut c = Client::connect(server);
-        assert!(c.cmd("EHLO client.example").starts_with("250-"));
-        c
-    }
-
-    fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.tcp.write_all(bytes.as_ref()).expect("write");
-    }
-
-    /// One whole reply, or `None` at EOF (or a reset).
-    fn try_reply(&mut self) -> Option<String> {
-        loop {
-            let mut start = 0;
-            while let Some(i) = self.buf[start..].windows(2).position(|w| w == b"\r\n") {
-                let line = &self.buf[start..start + i];
-                if line.len() < 4 || line[3] == b' ' {
-                    let end = start + i + 2;
-                    let reply = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-                    self.buf.drain(..end);
-                    return Some(reply);
-                }
-                start += i + 2;
-            }
-            let mut chunk = [0u8; 4096];
-            match self.tcp.read(&mut chunk) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-    }
-
-    #[track_caller]
-    fn reply(&mut self) -> String {
-        self.try_reply().unwrap_or_else(|| {
-            panic!(
-                "no complete reply; have {:?}",
-                String::from_utf8_lossy(&self.buf)
-            )
-        })
-    }
-
-    fn cmd(&mut self, line: &str) -> String {
-        self.send(format!("{line}\r\n"));
-        self.reply()
-    }
-
-    /// Whether the server closed the connection with nothing more to say.
-    fn closed(&mut self) -> bool {
-        self.try_reply().is_none() && self.buf.is_empty()
-    }
-
-    /// MAIL, RCPT and DATA accepted.
-    fn envelope(&mut self, from: &str, to: &str) {
-        assert!(self.cmd(&format!("MAIL FROM:<{from}>")).starts_with("250 "));
-        assert!(self.cmd(&format!("RCPT TO:<{to}>")).starts_with("250 "));
-        assert_eq!(self.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>\r\n");
-    }
 }
 
 /// A connection from `source` (another loopback address) to `addr`.
@@ -257,7 +169,7 @@ fn regression_a_client_dripping_bytes_is_cut_at_the_command_deadline() {
     let mut c = Client::connect(&server);
     let started = Instant::now();
     // One byte every 100 ms, never a line end: each read is quick, the line never whole.
-    let mut writer = c.tcp.try_clone().unwrap();
+    let mut writer = c.tcp().try_clone().unwrap();
     let dripper = thread::spawn(move || {
         for b in b"NOOP NOOP NOOP NOOP NOOP NOOP NOOP NOOP NOOP NOOP NOOP"
             .iter()
@@ -313,7 +225,7 @@ fn a_body_slower_than_the_minimum_rate_is_cut_and_a_steady_one_is_not() {
     slow.envelope("a@example.org", "b@example.org");
     let started = Instant::now();
     let t = {
-        let tcp = slow.tcp.try_clone().unwrap();
+        let tcp = slow.tcp().try_clone().unwrap();
         thread::spawn(move || trickle(&tcp, 20_000, 600))
     };
     assert_eq!(
@@ -325,7 +237,7 @@ fn a_body_slower_than_the_minimum_rate_is_cut_and_a_steady_one_is_not() {
     // 8,000 octets a second for 2.5 s, over twice the command timeout: accepted.
     let mut steady = Client::ready(&server);
     steady.envelope("a@example.org", "b@example.org");
-    trickle(&steady.tcp, 20_000, 8_000);
+    trickle(steady.tcp(), 20_000, 8_000);
     steady.send(".\r\n");
     assert!(steady.reply().starts_with("250 2.0.0 Ok: queued as "));
     assert_eq!(server.mailbox().len(), 1);
@@ -344,7 +256,7 @@ fn a_tls_handshake_that_never_comes_is_cut_at_the_deadline() {
     c.send(b"\x16\x03\x01");
     for _ in 0..3 {
         thread::sleep(Duration::from_millis(200));
-        let _ = c.tcp.write_all(b"\x00");
+        let _ = c.tcp().write_all(b"\x00");
     }
     assert!(c.closed());
     assert!(started.elapsed() < Duration::from_secs(4));
@@ -398,7 +310,7 @@ fn regression_bodies_in_progress_are_bounded_by_the_memory_limit() {
     let writers: Vec<_> = clients
         .iter()
         .map(|c| {
-            let mut tcp = c.tcp.try_clone().unwrap();
+            let mut tcp = c.tcp().try_clone().unwrap();
             let chunk = chunk.clone();
             thread::spawn(move || {
                 for _ in 0..BODY / chunk.len() {
@@ -639,22 +551,12 @@ fn stopping_tells_every_session_421_wherever_it_is() {
     }
 }
 
-/// A free loopback port now.
-#[cfg(unix)]
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `smtpsh --serve` started, its banner read; the child, its address and the directory
 /// it keeps its certificate in.
 #[cfg(unix)]
 fn serve(args: &[&str]) -> (std::process::Child, SocketAddr, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = Command::new(common::BIN)
         .arg("--serve")
@@ -898,7 +800,7 @@ fn ehlo_labels_delay_and_tarpit_every_later_reply() {
     let mut got = Vec::new();
     while !got.ends_with(b"\r\n") {
         let mut b = [0u8; 64];
-        let n = c.tcp.read(&mut b).unwrap();
+        let n = c.tcp().read(&mut b).unwrap();
         assert!(n > 0);
         got.extend_from_slice(&b[..n]);
         reads += 1;

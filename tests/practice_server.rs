@@ -6,8 +6,7 @@
 //! Every test starts its own server on `127.0.0.1:0` and checks the wire strings.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -20,10 +19,10 @@ use md5::Md5;
 use sha2::{Digest as _, Sha256};
 use x509_parser::prelude::{FromDer as _, GeneralName, ParsedExtension, X509Certificate};
 
-use smtpsh::net::tls::Tap;
 use smtpsh::practice::{Limits, PracticeConfig, PracticeServer, PracticeUser};
 
 mod common;
+use common::practice_client::{Client, Wire};
 use common::{left_out, peer_on_path};
 
 // ---------------------------------------------------------------------------------------
@@ -45,164 +44,6 @@ fn start(config: PracticeConfig) -> PracticeServer {
 
 fn server() -> PracticeServer {
     start(config())
-}
-
-enum Wire {
-    Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<Tap<TcpStream>>>),
-    Gone,
-}
-
-impl Read for Wire {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Wire::Plain(s) => s.read(buf),
-            Wire::Tls(s) => s.read(buf),
-            Wire::Gone => Ok(0),
-        }
-    }
-}
-
-impl Write for Wire {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Wire::Plain(s) => s.write(buf),
-            Wire::Tls(s) => s.write(buf),
-            Wire::Gone => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Wire::Plain(s) => s.flush(),
-            Wire::Tls(s) => s.flush(),
-            Wire::Gone => Ok(()),
-        }
-    }
-}
-
-struct Client {
-    wire: Wire,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    /// Connect without reading the greeting.
-    fn open(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        Client {
-            wire: Wire::Plain(stream),
-            buf: Vec::new(),
-        }
-    }
-
-    /// Connect and check the greeting.
-    fn connect(server: &PracticeServer) -> Client {
-        let mut c = Client::open(server.addr());
-        let greeting = c.reply();
-        assert_eq!(
-            greeting,
-            format!("220 {HOST} ESMTP smtpsh practice server\r\n")
-        );
-        c
-    }
-
-    /// Connect and EHLO.
-    fn ready(server: &PracticeServer) -> Client {
-        let mut c = Client::connect(server);
-        c.expect("EHLO client.example", "250-");
-        c
-    }
-
-    fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.wire.write_all(bytes.as_ref()).expect("write");
-        self.wire.flush().unwrap();
-    }
-
-    /// One whole reply as its wire text; panics on EOF or timeout.
-    fn reply(&mut self) -> String {
-        self.try_reply()
-            .unwrap_or_else(|| panic!("no complete reply; have {:?}", self.text()))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.buf).into_owned()
-    }
-
-    /// One whole reply, or `None` at EOF.
-    fn try_reply(&mut self) -> Option<String> {
-        loop {
-            // Find the final line: `ddd ` or `ddd` CRLF.
-            let mut start = 0;
-            while let Some(i) = self.buf[start..].windows(2).position(|w| w == b"\r\n") {
-                let line = &self.buf[start..start + i];
-                if line.len() < 4 || line[3] == b' ' {
-                    let end = start + i + 2;
-                    let reply = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-                    self.buf.drain(..end);
-                    return Some(reply);
-                }
-                start += i + 2;
-            }
-            let mut chunk = [0u8; 4096];
-            match self.wire.read(&mut chunk) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-    }
-
-    /// Send `line` CRLF and return the reply.
-    fn cmd(&mut self, line: &str) -> String {
-        self.send(format!("{line}\r\n"));
-        self.reply()
-    }
-
-    /// Send `line` and check the reply starts with `want` (e.g. `503 5.5.1`).
-    #[track_caller]
-    fn expect(&mut self, line: &str, want: &str) -> String {
-        let reply = self.cmd(line);
-        assert!(
-            reply.starts_with(want),
-            "{line:?} got {reply:?}, wanted {want:?}"
-        );
-        reply
-    }
-
-    /// Whether the server closed the connection (EOF with nothing more).
-    fn closed(&mut self) -> bool {
-        self.try_reply().is_none()
-    }
-
-    /// STARTTLS (the 220 already read) then the handshake, trusting `pem`.
-    fn handshake(&mut self, pem: &str) {
-        let Wire::Plain(tcp) = std::mem::replace(&mut self.wire, Wire::Gone) else {
-            panic!("already TLS")
-        };
-        let tls = native_tls::TlsConnector::builder()
-            .add_root_certificate(native_tls::Certificate::from_pem(pem.as_bytes()).unwrap())
-            .build()
-            .unwrap()
-            .connect("localhost", Tap::new(tcp))
-            .expect("TLS handshake");
-        self.wire = Wire::Tls(Box::new(tls));
-    }
-
-    fn starttls(&mut self, pem: &str) {
-        self.expect("STARTTLS", "220 2.0.0 ");
-        self.handshake(pem);
-    }
-
-    /// MAIL, RCPT, DATA, body, and the final reply.
-    fn send_message(&mut self, from: &str, to: &str, body: &str) -> String {
-        self.expect(&format!("MAIL FROM:<{from}>"), "250 2.1.0");
-        self.expect(&format!("RCPT TO:<{to}>"), "250 2.1.5");
-        self.expect("DATA", "354 ");
-        self.send(body);
-        self.reply()
-    }
 }
 
 /// The lines of a reply without CRLF.

@@ -568,15 +568,6 @@ fn bad_source_addresses() {
 // Peer programs: found, started on a free loopback port, stopped by PID
 // ---------------------------------------------------------------------------------------
 
-/// A free port on 127.0.0.1 (bound, then released for the peer to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A running peer program, stopped (by its PID) when dropped.
 struct PeerProcess {
     child: std::process::Child,

@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{from_pty, is_transcript, strip_escapes};
 use rexpect::session::PtySession;
 
 /// How long one command may take. `cargo install` builds the optimised smtpsh from
@@ -278,50 +279,6 @@ fn run_plain(reader: &Reader, cmd: &str) -> (Option<i32>, String) {
     };
     let out = reader_thread.join().unwrap();
     (status, String::from_utf8_lossy(&out).into_owned())
-}
-
-/// What rexpect read, as text: it hands each byte over as one `char`.
-fn from_pty(s: &str) -> String {
-    let bytes: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// Terminal escape sequences (CSI, OSC, and two-byte ones) and CRs removed.
-fn strip_escapes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        match c {
-            '\x1b' => match it.next() {
-                Some('[') => {
-                    for c in it.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') => {
-                    while let Some(c) = it.next() {
-                        if c == '\x07' || (c == '\x1b' && it.next_if_eq(&'\\').is_some()) {
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            '\r' | '\x07' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A transcript line: what smtpsh sent, what the server said, smtpsh's notes, warnings and
-/// explanations.
-fn is_transcript(line: &str) -> bool {
-    ["C: ", "C~ ", "S: ", "S~ ", "* ", "! ", "? "]
-        .iter()
-        .any(|m| line.starts_with(m))
 }
 
 /// smtpsh's prompts (`prompt` in src/shell/repl.rs, and the questions `:auth` asks).

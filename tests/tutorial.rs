@@ -254,40 +254,7 @@ impl Pty {
 /// What a terminal showed, as text: rexpect hands each byte over as a `char`; escape
 /// sequences and CRs are taken out.
 fn shown(raw: &str) -> String {
-    let bytes: Vec<u8> = raw.chars().map(|c| c as u32 as u8).collect();
-    let text = String::from_utf8_lossy(&bytes);
-    let mut out = String::with_capacity(text.len());
-    let mut it = text.chars().peekable();
-    while let Some(c) = it.next() {
-        match c {
-            '\x1b' => match it.next() {
-                Some('[') => {
-                    for c in it.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') => {
-                    for c in it.by_ref() {
-                        if c == '\x07' {
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            '\r' | '\x07' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn is_transcript(line: &str) -> bool {
-    ["C: ", "C~ ", "S: ", "S~ ", "* ", "! ", "? "]
-        .iter()
-        .any(|m| line.starts_with(m))
+    common::strip_escapes(&common::from_pty(raw))
 }
 
 /// The transcript lines of `text`, comparable: masked as [`common::stable`] does, without
@@ -299,7 +266,7 @@ fn transcript_lines(text: &str, cut_names: bool) -> Vec<String> {
     let mut in_body = false;
     for line in common::stable(text).lines() {
         let line = line.trim_end();
-        if !is_transcript(line) || line.starts_with("* done: ") {
+        if !common::is_transcript(line) || line.starts_with("* done: ") {
             continue;
         }
         if line.starts_with("S: 354") || line.starts_with("S~ 354") {

@@ -12,6 +12,8 @@
 //!   [`golden`]).
 //! - [`tls_peer`]: [`TlsPeer`], a STARTTLS or implicit-TLS server (Python's `ssl`) with TLS
 //!   1.2 and 1.3 and a chain, that takes many connections and records each.
+//! - [`practice_client`]: [`practice_client::Client`], a raw SMTP client for the practice
+//!   server's tests (plain and STARTTLS), the wire text of each reply.
 //! - [`peers`]: the test Postfix and other programs a suite needs, and how a suite says it
 //!   was left out ([`peer_program`], [`left_out`]).
 //!
@@ -23,6 +25,7 @@ pub mod certs;
 pub mod client_auth;
 pub mod fake_server;
 pub mod peers;
+pub mod practice_client;
 pub mod run;
 pub mod sasl;
 pub mod text;

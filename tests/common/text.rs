@@ -1,5 +1,6 @@
 //! Text for comparing and for failure messages: bytes escaped, hex, transcripts made
-//! comparable between runs ([`normalise`], [`stable`]) and golden files ([`golden`]).
+//! comparable between runs ([`normalise`], [`stable`]), golden files ([`golden`]), and what
+//! a pseudo-terminal showed as plain text ([`from_pty`], [`strip_escapes`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -146,4 +147,52 @@ fn normalise_replaces_times_and_queue_ids_only() {
         normalise("S: 250 [2.0.0] queued as 4F2A1  (12.5 ms)\n{\"code\":250,\"ms\":0.094}"),
         "S: 250 [2.0.0] queued as ID  (T ms)\n{\"code\":250,\"ms\":T}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// What a pseudo-terminal showed
+// ---------------------------------------------------------------------------------------
+
+/// What rexpect read, as text: it hands each byte over as one `char`.
+pub fn from_pty(s: &str) -> String {
+    let bytes: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Terminal escape sequences (CSI, OSC, and two-byte ones) and CRs removed.
+pub fn strip_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '\x1b' => match it.next() {
+                Some('[') => {
+                    for c in it.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    while let Some(c) = it.next() {
+                        if c == '\x07' || (c == '\x1b' && it.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\r' | '\x07' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A transcript line: what smtpsh sent, what the server said, smtpsh's notes, warnings and
+/// explanations.
+pub fn is_transcript(line: &str) -> bool {
+    ["C: ", "C~ ", "S: ", "S~ ", "* ", "! ", "? "]
+        .iter()
+        .any(|m| line.starts_with(m))
 }
