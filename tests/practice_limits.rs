@@ -19,18 +19,7 @@ use smtpsh::practice::{Limits, PracticeConfig, PracticeServer, Rules};
 
 mod common;
 
-use common::practice_client::{Client, GREETING};
-
-fn config() -> PracticeConfig {
-    PracticeConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        ..PracticeConfig::default()
-    }
-}
-
-fn start(config: PracticeConfig) -> PracticeServer {
-    PracticeServer::start(config).expect("start the practice server")
-}
+use common::practice_client::{Client, GREETING, config, start};
 
 fn with_limits(limits: Limits) -> PracticeServer {
     start(PracticeConfig { limits, ..config() })

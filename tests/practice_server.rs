@@ -22,7 +22,7 @@ use x509_parser::prelude::{FromDer as _, GeneralName, ParsedExtension, X509Certi
 use smtpsh::practice::{Limits, PracticeConfig, PracticeServer, PracticeUser};
 
 mod common;
-use common::practice_client::{Client, Wire};
+use common::practice_client::{Client, Wire, config, start};
 use common::{left_out, peer_on_path};
 
 // ---------------------------------------------------------------------------------------
@@ -30,17 +30,6 @@ use common::{left_out, peer_on_path};
 // ---------------------------------------------------------------------------------------
 
 const HOST: &str = "practice.smtpsh.test";
-
-fn config() -> PracticeConfig {
-    PracticeConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        ..PracticeConfig::default()
-    }
-}
-
-fn start(config: PracticeConfig) -> PracticeServer {
-    PracticeServer::start(config).expect("start the practice server")
-}
 
 fn server() -> PracticeServer {
     start(config())

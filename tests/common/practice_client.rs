@@ -9,10 +9,23 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use smtpsh::net::tls::Tap;
-use smtpsh::practice::PracticeServer;
+use smtpsh::practice::{PracticeConfig, PracticeServer};
 
 /// The practice server's greeting with its default name.
 pub const GREETING: &str = "220 practice.smtpsh.test ESMTP smtpsh practice server\r\n";
+
+/// The practice server's defaults, on a free port of 127.0.0.1.
+pub fn config() -> PracticeConfig {
+    PracticeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..PracticeConfig::default()
+    }
+}
+
+/// A practice server started with `config`.
+pub fn start(config: PracticeConfig) -> PracticeServer {
+    PracticeServer::start(config).expect("start the practice server")
+}
 
 /// The connection, plain or after STARTTLS.
 pub enum Wire {
