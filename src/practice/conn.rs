@@ -330,7 +330,9 @@ impl<'a> Conn<'a> {
         self.log.emit(EventKind::Connected);
         while !self.closing {
             match self.read_line() {
+                // The line's verb, found once: the command and its event both take it.
                 Ok(Line::Text(line)) if self.pipelined_unasked() => {
+                    let verb = Verb::of_line(&String::from_utf8_lossy(&line));
                     // Postfix's smtpd_forbid_unauth_pipelining: a client that sends a
                     // command before the reply to the last one, when PIPELINING was not
                     // offered, is not speaking SMTP as RFC 5321 §4.1.4 has it.
@@ -340,11 +342,12 @@ impl<'a> Conn<'a> {
                     );
                     self.say(554, "5.5.0", &text);
                     self.closing = true;
-                    self.logged(Some(&line));
+                    self.logged(Some((&line, &verb)));
                 }
                 Ok(Line::Text(line)) => {
-                    self.command(&line);
-                    self.logged(Some(&line));
+                    let verb = Verb::of_line(&String::from_utf8_lossy(&line));
+                    self.command(&line, &verb);
+                    self.logged(Some((&line, &verb)));
                 }
                 Ok(Line::TooLong) => {
                     self.line_too_long();
@@ -586,17 +589,19 @@ impl<'a> Conn<'a> {
     // -----------------------------------------------------------------------------------
 
     /// Report the command `line` (`None`: a line over the limit) and what it led to.
-    fn logged(&mut self, line: Option<&[u8]>) {
+    fn logged(&mut self, line: Option<(&[u8], &Verb)>) {
         if !self.log.on() {
             return;
         }
         let said = std::mem::take(&mut self.said);
         let shown = match line {
-            Some(l) => events::shown_line(l),
+            Some((l, verb)) => events::shown_line(l, verb),
             None => format!("<a line over {} octets>", self.shared.limits.max_line),
         };
-        let text = line.map(String::from_utf8_lossy).unwrap_or_default();
-        let verb = Verb::of_line(&text);
+        let text = line
+            .map(|(l, _)| String::from_utf8_lossy(l))
+            .unwrap_or_default();
+        let verb = line.map_or(Verb::Other(String::new()), |(_, v)| v.clone());
         let command = |line: String, r: Said| EventKind::Command {
             line,
             code: r.code,
@@ -824,7 +829,8 @@ impl<'a> Conn<'a> {
     // Commands
     // -----------------------------------------------------------------------------------
 
-    fn command(&mut self, raw: &[u8]) {
+    /// Serve the command line `raw`, whose verb the caller found ([`Verb::of_line`]).
+    fn command(&mut self, raw: &[u8], verb: &Verb) {
         // The client-side check of safety rule 3, reused: a NUL, CR or other control byte
         // in a command is refused. Its length limit (510) is not ours: max_line applies.
         if let Err(LineError::Control { byte, column, .. }) = command::check_line(raw) {
@@ -842,7 +848,7 @@ impl<'a> Conn<'a> {
             );
             return;
         };
-        let verb = Verb::of_line(line);
+        let verb = verb.clone();
         // The same word end as `Verb::of_line`.
         let word_end = line.find([' ', '\t', ':']).unwrap_or(line.len());
         let rest = &line[word_end..];

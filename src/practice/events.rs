@@ -191,12 +191,11 @@ impl SessionLog {
 
 /// A command line as an event shows it: escaped, an AUTH initial response `<redacted>`, a
 /// line of nothing but base64 not shown at all (see the module docs), and cut to a length
-/// a log can hold.
-pub(crate) fn shown_line(line: &[u8]) -> String {
+/// a log can hold. `verb` is the line's, as [`Verb::of_line`] found it.
+pub(crate) fn shown_line(line: &[u8], verb: &Verb) -> String {
     const MAX: usize = 200;
     let text = String::from_utf8_lossy(line);
-    let verb = Verb::of_line(&text);
-    let shown = if verb == Verb::Auth {
+    let shown = if *verb == Verb::Auth {
         let mut words = text.splitn(3, ' ');
         match (words.next(), words.next(), words.next()) {
             (Some(auth), Some(mechanism), Some(_)) => format!("{auth} {mechanism} <redacted>"),
@@ -278,9 +277,10 @@ mod tests {
             (b"MAIL FROM:<\xff@x>", "MAIL FROM:<\u{fffd}@x>"),
         ];
         for (line, want) in cases {
-            assert_eq!(shown_line(line), *want, "{}", line.escape_ascii());
+            let verb = Verb::of_line(&String::from_utf8_lossy(line));
+            assert_eq!(shown_line(line, &verb), *want, "{}", line.escape_ascii());
         }
-        let long = shown_line("NOOP ".repeat(100).as_bytes());
+        let long = shown_line("NOOP ".repeat(100).as_bytes(), &Verb::Noop);
         assert_eq!(long.chars().count(), 203, "{long}");
         assert!(long.ends_with("..."));
     }
