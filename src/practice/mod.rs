@@ -48,7 +48,8 @@
 //! `EHLO no-starttls.example`), and a rules file (`--rules FILE`, [`rules`]) for the
 //! greeting delays, tarpits and disconnects of an exercise; `faults` has the conventions.
 //!
-//! Files: [`server`] (listener, threads, per-client counts, shutdown), `conn` (one
+//! Files: [`server`] (listener, per-client counts, shutdown), `pool` (the threads that
+//! serve connections, kept for the next), `conn` (one
 //! connection's state machine; addresses and parameters are checked by
 //! [`crate::smtp::syntax`], the grammar the client uses too), `deadline` (a socket with a
 //! deadline), `budget` (the memory messages take), `body` (a body's buffer), `rate` (AUTH
@@ -74,6 +75,7 @@ mod deadline;
 pub mod events;
 mod faults;
 mod memory;
+mod pool;
 mod rate;
 pub mod reach;
 pub mod rules;

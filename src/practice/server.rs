@@ -1,17 +1,19 @@
 //! The listener: binds with a backlog as large as the connection limit, accepts on its own
-//! thread, gives each connection a thread of its own, enforces the total and per-client
-//! connection limits, and on request tells every session `421` and shuts everything down.
+//! thread, gives each connection a thread of its own (from a [`Pool`] that keeps threads
+//! for the next connection), enforces the total and per-client connection limits, and on
+//! request tells every session `421` and shuts everything down.
 //!
 //! Plain threads, not async: a classroom is tens of connections, a thread each is simple
 //! to reason about, and every blocking read and write has a deadline. What made 200
-//! concurrent clients slow was not the threads but the listen backlog (std's fixed 128,
-//! under the 256-connection cap): a burst overflowed it, the kernel dropped SYNs, and the
-//! clients waited out TCP's one-second retransmission timer (docs/performance.md).
+//! concurrent clients slow was first the listen backlog (std's fixed 128, under the
+//! 256-connection cap): a burst overflowed it, the kernel dropped SYNs, and the clients
+//! waited out TCP's one-second retransmission timer; then starting and ending a thread per
+//! connection (docs/performance.md).
 
 use std::collections::HashMap;
 use std::io::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 use super::PracticeConfig;
 use super::conn::{self, Shared};
 use super::events::Hub;
+use super::pool::Pool;
 use super::rate::AuthRate;
 use super::reach::Reach;
 use super::served::{self, CertOrigin, Served};
@@ -65,6 +68,7 @@ impl std::fmt::Debug for PracticeServer {
 struct Registry {
     next: AtomicU64,
     open: Mutex<Open>,
+    threads: Arc<Pool>,
 }
 
 #[derive(Default)]
@@ -75,7 +79,8 @@ struct Open {
 
 struct Session {
     stream: TcpStream,
-    thread: JoinHandle<()>,
+    /// Raised when the session's job has ended, however it ended ([`Slot`]).
+    ended: Arc<AtomicBool>,
 }
 
 impl Open {
@@ -215,20 +220,22 @@ impl PracticeServer {
         for s in &open {
             let _ = s.stream.shutdown(Shutdown::Read);
         }
+        let ended = |s: &Session| s.ended.load(Ordering::SeqCst);
         let grace = Instant::now() + STOP_GRACE;
-        while Instant::now() < grace && open.iter().any(|s| !s.thread.is_finished()) {
+        while Instant::now() < grace && !open.iter().all(ended) {
             thread::sleep(Duration::from_millis(10));
         }
         for s in &open {
-            if !s.thread.is_finished() {
+            if !ended(s) {
                 let _ = s.stream.shutdown(Shutdown::Both);
             }
         }
-        let count = open.len();
-        for s in open {
-            let _ = s.thread.join();
+        // A session whose socket is shut down ends at its next read or write.
+        let gone = Instant::now() + STOP_GRACE;
+        while Instant::now() < gone && !open.iter().all(ended) {
+            thread::sleep(Duration::from_millis(10));
         }
-        count
+        open.len()
     }
 }
 
@@ -390,10 +397,12 @@ struct Slot {
     registry: Arc<Registry>,
     id: u64,
     client: Option<IpAddr>,
+    ended: Arc<AtomicBool>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.ended.store(true, Ordering::SeqCst);
         let mut open = self.registry.lock();
         open.sessions.remove(&self.id);
         if let Some(ip) = self.client
@@ -448,26 +457,27 @@ fn dispatch(stream: TcpStream, shared: &Arc<Shared>, registry: &Arc<Registry>, s
         return;
     };
     let id = registry.next.fetch_add(1, Ordering::Relaxed);
-    let (thread_shared, thread_registry) = (shared.clone(), registry.clone());
-    // The registry stays locked until the handle is in it, so a thread that ends at once
+    let ended = Arc::new(AtomicBool::new(false));
+    let (thread_shared, thread_registry, thread_ended) =
+        (shared.clone(), registry.clone(), ended.clone());
+    // The registry stays locked until the handle is in it, so a session that ends at once
     // can't look for its entry before it exists.
-    let spawned = thread::Builder::new()
-        .name("practice-conn".into())
-        .spawn(move || {
-            let _slot = Slot {
-                registry: thread_registry,
-                id,
-                client,
-            };
-            serve(thread_shared, stream, peer);
-        });
+    let spawned = registry.threads.run(Box::new(move || {
+        let _slot = Slot {
+            registry: thread_registry,
+            id,
+            client,
+            ended: thread_ended,
+        };
+        serve(thread_shared, stream, peer);
+    }));
     match spawned {
-        Ok(thread) => {
+        Ok(()) => {
             open.sessions.insert(
                 id,
                 Session {
                     stream: handle,
-                    thread,
+                    ended,
                 },
             );
             if let Some(ip) = client {
