@@ -298,8 +298,12 @@ struct Ending {
 impl Ending {
     /// Stop the server (every open session is told 421), let the log catch up, and print
     /// how many sessions were cut short (if any) and the class's summary.
+    /// A second caller (a signal during `:quit`) waits until the first is done, so the
+    /// process does not exit in the middle of the summary.
     fn end(&self) {
-        let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+        // Held to the end: the lock is what a second caller waits on.
+        let mut held = self.server.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(server) = held.take() else {
             return;
         };
         let told = server.shutdown();
