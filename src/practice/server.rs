@@ -1,7 +1,7 @@
 //! The listener: binds with a backlog as large as the connection limit, accepts on its own
-//! thread, gives each connection a thread of its own (from a [`Pool`] that keeps threads
-//! for the next connection), enforces the total and per-client connection limits, and on
-//! request tells every session `421` and shuts everything down.
+//! thread, gives each connection a thread of its own (from the pool of `pool.rs`, which
+//! keeps threads for the next connection), enforces the total and per-client connection
+//! limits, and on request tells every session `421` and shuts everything down.
 //!
 //! Plain threads, not async: a classroom is tens of connections, a thread each is simple
 //! to reason about, and every blocking read and write has a deadline. What made 200
