@@ -18,9 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rexpect::session::PtySession;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_smtpsh");
+use common::BIN;
+use common::pty::Pty;
 
 /// What the slow server received.
 #[derive(Debug, Default)]
@@ -256,69 +257,22 @@ fn on_the_wire(path: &Path) -> Vec<u8> {
     wire
 }
 
-/// A pty session that keeps everything the terminal showed.
-struct Pty {
-    s: PtySession,
-    seen: String,
+/// smtpsh with `args` in a fresh pseudo-terminal.
+fn spawn(args: &[&str], home: &Path) -> Pty {
+    spawn_redirected("", args, home, None)
 }
 
-impl Pty {
-    /// smtpsh with `args` in a fresh pseudo-terminal.
-    fn spawn(args: &[&str], home: &Path) -> Pty {
-        Pty::spawn_redirected("", args, home, None)
+/// smtpsh with `args` in a fresh pseudo-terminal, through `sh -c 'exec smtpsh "$@"
+/// REDIRECT'` where REDIRECT (`2>"$FILE"`, `>"$FILE"`) takes `file` as `$FILE`: one stream
+/// leaves the terminal for a file. A wait gives up after 30 s.
+fn spawn_redirected(redirect: &str, args: &[&str], home: &Path, file: Option<&Path>) -> Pty {
+    let script = format!(r#"exec "$0" "$@" {redirect}"#);
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script, BIN]).args(args);
+    if let Some(f) = file {
+        cmd.env("FILE", f);
     }
-
-    /// smtpsh with `args` in a fresh pseudo-terminal, through `sh -c 'exec smtpsh "$@"
-    /// REDIRECT'` where REDIRECT (`2>"$FILE"`, `>"$FILE"`) takes `file` as `$FILE`: one stream
-    /// leaves the terminal for a file.
-    fn spawn_redirected(redirect: &str, args: &[&str], home: &Path, file: Option<&Path>) -> Pty {
-        let script = format!(r#"exec "$0" "$@" {redirect}"#);
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", &script, BIN])
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("HOME", home)
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("TERM", "xterm")
-            .env_remove("SMTPSH_PASSWORD");
-        if let Some(f) = file {
-            cmd.env("FILE", f);
-        }
-        let s = rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn in a pty");
-        Pty {
-            s,
-            seen: String::new(),
-        }
-    }
-
-    #[track_caller]
-    fn expect(&mut self, needle: &str) {
-        match self.s.exp_string(needle) {
-            Ok(before) => {
-                self.seen.push_str(&before);
-                self.seen.push_str(needle);
-            }
-            Err(e) => panic!(
-                "waiting for {needle:?}: {e}\nthe terminal showed so far:\n{}",
-                self.seen
-            ),
-        }
-    }
-
-    fn line(&mut self, text: &str) {
-        self.s.send_line(text).expect("type a line");
-    }
-
-    #[track_caller]
-    fn eof(&mut self) {
-        match self.s.exp_eof() {
-            Ok(rest) => self.seen.push_str(&rest),
-            Err(e) => panic!(
-                "waiting for the end: {e}\nthe terminal showed:\n{}",
-                self.seen
-            ),
-        }
-    }
+    Pty::command(cmd, home, 30_000)
 }
 
 /// The percentages a bar showed, in order.
@@ -403,7 +357,7 @@ fn send_at_the_prompt_shows_a_bar_that_advances_then_the_reply() {
     let dir = tmp();
     let file = big_message(&dir, 8);
     let p = format!("{}> ", server.target());
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &dir);
+    let mut t = spawn(&["--no-history", &server.target()], &dir);
     t.expect(&p);
     t.line("EHLO client.test");
     t.expect(&p);
@@ -455,7 +409,7 @@ fn ctrl_c_mid_send_delivers_nothing_and_the_shell_goes_on() {
     let dir = tmp();
     let file = big_message(&dir, 8);
     let p = format!("{}> ", server.target());
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &dir);
+    let mut t = spawn(&["--no-history", &server.target()], &dir);
     t.expect(&p);
     t.line("MAIL FROM:<a@test>");
     t.expect(" mail> ");
@@ -508,7 +462,7 @@ fn ctrl_c_mid_bdat_sends_no_last_chunk() {
     let dir = tmp();
     let file = big_message(&dir, 8);
     let p = format!("{}> ", server.target());
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &dir);
+    let mut t = spawn(&["--no-history", &server.target()], &dir);
     t.expect(&p);
     t.line("EHLO client.test");
     t.expect(&p);
@@ -634,7 +588,7 @@ fn no_bar_when_stderr_is_not_a_terminal() {
     let file = big_message(&dir, 1);
     let err = dir.join("stderr.txt");
     let p = format!("{}> ", server.target());
-    let mut t = Pty::spawn_redirected(
+    let mut t = spawn_redirected(
         r#"2>"$FILE""#,
         &["--no-history", &server.target()],
         &dir,
@@ -676,7 +630,7 @@ fn a_script_to_a_file_counts_messages_on_the_terminal_only() {
     )
     .unwrap();
     let out = dir.join("stdout.txt");
-    let mut t = Pty::spawn_redirected(
+    let mut t = spawn_redirected(
         r#">"$FILE""#,
         &["--script", script.to_str().unwrap(), &server.target()],
         &dir,
@@ -700,7 +654,7 @@ fn a_script_to_a_file_counts_messages_on_the_terminal_only() {
 
     // The same with --json: nothing on the terminal but what smtpsh says.
     let out2 = dir.join("json.txt");
-    let mut t = Pty::spawn_redirected(
+    let mut t = spawn_redirected(
         r#">"$FILE""#,
         &[
             "--json",

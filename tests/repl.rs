@@ -7,73 +7,16 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::pty::Pty;
 use common::*;
-use rexpect::session::PtySession;
 
 const PASSWORD: &str = "s3cretPassw0rd";
 
-/// A pty session that keeps everything the terminal showed, for assertions at the end.
-struct Pty {
-    s: PtySession,
-    seen: String,
-}
-
-impl Pty {
-    fn spawn(args: &[&str], home: &Path) -> Pty {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env("NO_COLOR", "1")
-            .env("HOME", home)
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("TERM", "xterm")
-            .env_remove("SMTPSH_PASSWORD");
-        let s = rexpect::session::spawn_command(cmd, Some(15_000)).expect("spawn smtpsh in a pty");
-        Pty {
-            s,
-            seen: String::new(),
-        }
-    }
-
-    #[track_caller]
-    fn expect(&mut self, needle: &str) {
-        match self.s.exp_string(needle) {
-            Ok(before) => {
-                self.seen.push_str(&before);
-                self.seen.push_str(needle);
-            }
-            Err(e) => panic!(
-                "waiting for {needle:?}: {e}\nthe terminal showed so far:\n{}",
-                self.seen
-            ),
-        }
-    }
-
-    fn line(&mut self, text: &str) {
-        self.s.send_line(text).expect("type a line");
-    }
-
-    fn keys(&mut self, text: &str) {
-        self.s.send(text).expect("type keys");
-        self.s.flush().expect("flush");
-    }
-
-    fn ctrl(&mut self, c: char) {
-        self.s.send_control(c).expect("send a control key");
-    }
-
-    #[track_caller]
-    fn eof(&mut self) {
-        match self.s.exp_eof() {
-            Ok(rest) => self.seen.push_str(&rest),
-            Err(e) => panic!(
-                "waiting for the shell to end: {e}\nthe terminal showed:\n{}",
-                self.seen
-            ),
-        }
-    }
+/// smtpsh with `args` in a fresh pseudo-terminal; a wait gives up after 15 s.
+fn spawn(args: &[&str], home: &Path) -> Pty {
+    Pty::smtpsh(args, home, 15_000)
 }
 
 fn home() -> PathBuf {
@@ -116,7 +59,7 @@ fn secrets_stay_secret(mech: &str) {
     let history = home.join("history");
     let p = prompt(&server);
     // The fake server has no TLS: --plaintext-auth lets the credentials go in the clear.
-    let mut t = Pty::spawn(
+    let mut t = spawn(
         &[
             "--history",
             history.to_str().unwrap(),
@@ -235,7 +178,7 @@ fn tab_completes_verbs_and_only_advertised_mechanisms() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    let mut t = spawn(&["--no-history", &server.target()], &home);
     t.expect(&p);
     t.keys("EH\t");
     t.expect("EHLO ");
@@ -277,7 +220,7 @@ fn ctrl_c_cancels_a_wait_on_a_silent_server() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(
+    let mut t = spawn(
         &["--no-history", "--timeout", "30", &server.target()],
         &home,
     );
@@ -312,7 +255,7 @@ fn ctrl_d_sends_quit() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    let mut t = spawn(&["--no-history", &server.target()], &home);
     t.expect(&p);
     t.ctrl('d');
     t.expect("S: 221");
@@ -337,7 +280,7 @@ fn body_lines_with_leading_dots_arrive_intact() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(
+    let mut t = spawn(
         &[
             "--history",
             home.join("h").to_str().unwrap(),
@@ -398,7 +341,7 @@ fn multi_line_paste_runs_as_commands_only_after_yes() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    let mut t = spawn(&["--no-history", &server.target()], &home);
     t.expect(&p);
     // First paste: refused, nothing sent.
     t.keys(&paste("VRFY a\nVRFY b\n"));
@@ -439,7 +382,7 @@ fn paste_into_body_mode_is_sent_line_by_line() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    let mut t = spawn(&["--no-history", &server.target()], &home);
     t.expect(&p);
     t.line("DATA");
     t.expect("data 1> ");
@@ -464,7 +407,7 @@ fn hint_shows_syntax_while_typing() {
     let server = FakeServer::start(vec![send(GREETING), expect("QUIT"), send("221 bye\r\n")]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    let mut t = spawn(&["--no-history", &server.target()], &home);
     t.expect(&p);
     t.keys("MAIL");
     t.expect(" FROM:<address>");
@@ -490,7 +433,7 @@ fn history_is_deduplicated_most_recent_last() {
     let home = home();
     let history = home.join("history");
     let p = prompt(&server);
-    let mut t = Pty::spawn(
+    let mut t = spawn(
         &["--history", history.to_str().unwrap(), &server.target()],
         &home,
     );
@@ -519,7 +462,7 @@ fn star_at_the_auth_prompt_cancels_before_anything_is_sent() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(
+    let mut t = spawn(
         &["--no-history", "--plaintext-auth", &server.target()],
         &home,
     );
@@ -564,7 +507,7 @@ fn auth_without_tls_asks_first_and_no_sends_nothing() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    let mut t = spawn(&["--no-history", &server.target()], &home);
     t.expect(&p);
     t.line("EHLO client.test");
     // The prompt is redrawn with every key typed: wait for the reply first, so the next
@@ -611,7 +554,7 @@ fn right_arrow_does_not_accept_a_template_hint() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    let mut t = spawn(&["--no-history", &server.target()], &home);
     t.expect(&p);
     t.line("EHLO client.test");
     // The prompt is redrawn with every key typed: wait for the reply first, so the next
@@ -644,7 +587,7 @@ fn a_typo_gets_a_note_and_is_still_sent() {
     ]);
     let home = home();
     let p = prompt(&server);
-    let mut t = Pty::spawn(&["--no-history", &server.target()], &home);
+    let mut t = spawn(&["--no-history", &server.target()], &home);
     t.expect(&p);
     t.line("RCTP TO:<a@b>");
     t.expect("RCTP is not a verb smtpsh knows; did you mean RCPT? (sent as typed)");
@@ -664,7 +607,7 @@ fn a_typo_gets_a_note_and_is_still_sent() {
 #[test]
 fn prompt_helpers_do_what_people_expect() {
     let home = home();
-    let mut t = Pty::spawn(&["--no-history", "--practice"], &home);
+    let mut t = spawn(&["--no-history", "--practice"], &home);
     t.expect("> ");
     t.line(":b64 \\0alice\\0alicepass");
     t.expect("AGFsaWNlAGFsaWNlcGFzcw==");

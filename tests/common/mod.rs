@@ -14,6 +14,7 @@
 //!   1.2 and 1.3 and a chain, that takes many connections and records each.
 //! - [`practice_client`]: [`practice_client::Client`], a raw SMTP client for the practice
 //!   server's tests (plain and STARTTLS), the wire text of each reply.
+//! - `pty` (Unix): [`pty::Pty`], smtpsh in a pseudo-terminal, keeping what it showed.
 //! - [`peers`]: the test Postfix and other programs a suite needs, and how a suite says it
 //!   was left out ([`peer_program`], [`left_out`]).
 //!
@@ -26,6 +27,8 @@ pub mod client_auth;
 pub mod fake_server;
 pub mod peers;
 pub mod practice_client;
+#[cfg(unix)]
+pub mod pty;
 pub mod run;
 pub mod sasl;
 pub mod text;
