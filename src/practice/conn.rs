@@ -598,10 +598,9 @@ impl<'a> Conn<'a> {
             Some((l, verb)) => events::shown_line(l, verb),
             None => format!("<a line over {} octets>", self.shared.limits.max_line),
         };
-        let text = line
-            .map(|(l, _)| String::from_utf8_lossy(l))
-            .unwrap_or_default();
-        let verb = line.map_or(Verb::Other(String::new()), |(_, v)| v.clone());
+        // A line over the limit has no verb (`String::new` allocates nothing).
+        let none = Verb::Other(String::new());
+        let verb = line.map_or(&none, |(_, v)| v);
         let command = |line: String, r: Said| EventKind::Command {
             line,
             code: r.code,
@@ -627,7 +626,14 @@ impl<'a> Conn<'a> {
                     let code = r.code;
                     self.log.emit(command(shown, r));
                     if code == 235 || code == 535 {
-                        let mechanism = text.split(' ').nth(1).unwrap_or("").to_uppercase();
+                        let mechanism = line
+                            .and_then(|(l, _)| {
+                                String::from_utf8_lossy(l)
+                                    .split(' ')
+                                    .nth(1)
+                                    .map(str::to_uppercase)
+                            })
+                            .unwrap_or_default();
                         self.log.emit(EventKind::Auth {
                             mechanism,
                             user: self.auth_user.clone().filter(|_| code == 235),
@@ -643,7 +649,7 @@ impl<'a> Conn<'a> {
                     self.log.emit(command(shown, r));
                     last = Some(code);
                     // After 354 the next reply ends the message data.
-                    if verb == Verb::Data
+                    if *verb == Verb::Data
                         && code == 354
                         && let Some(end) = replies.next()
                     {
@@ -656,7 +662,7 @@ impl<'a> Conn<'a> {
                 }
             }
         }
-        match (&verb, last) {
+        match (verb, last) {
             (Verb::Starttls, Some(220)) if self.tls => self.log.emit(EventKind::Tls),
             (Verb::Starttls, Some(220)) => {
                 self.ended = Some("TLS handshake failed".into());
