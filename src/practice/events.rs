@@ -196,11 +196,7 @@ pub(crate) fn shown_line(line: &[u8], verb: &Verb) -> String {
     const MAX: usize = 200;
     let text = String::from_utf8_lossy(line);
     let shown = if *verb == Verb::Auth {
-        let mut words = text.splitn(3, ' ');
-        match (words.next(), words.next(), words.next()) {
-            (Some(auth), Some(mechanism), Some(_)) => format!("{auth} {mechanism} <redacted>"),
-            _ => text.to_string(),
-        }
+        auth_shown(&text)
     } else if matches!(verb, Verb::Other(_)) && looks_like_base64(&text) {
         format!("<{} octets of base64, not shown>", text.len())
     } else {
@@ -210,6 +206,27 @@ pub(crate) fn shown_line(line: &[u8], verb: &Verb) -> String {
     match escaped.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}...", escaped.get(..cut).unwrap_or_default()),
         None => escaped,
+    }
+}
+
+/// An AUTH line with all after its mechanism `<redacted>`, whatever separates the words
+/// (the server refuses `AUTH<TAB>PLAIN secret` or `AUTH PLAIN<NUL>secret`, but the secret in
+/// them is a secret all the same). The mechanism is shown only as RFC 4422 §3.1 spells one.
+fn auth_shown(text: &str) -> String {
+    let is_separator = |c: char| matches!(c, ' ' | '\t' | ':');
+    let verb_end = text.find(is_separator).unwrap_or(text.len());
+    let (auth, after) = text.split_at(verb_end);
+    let after = after.trim_start_matches(is_separator);
+    let mechanism_end = after
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .unwrap_or(after.len());
+    let (mechanism, rest) = after.split_at(mechanism_end);
+    let hidden = !rest.trim_start_matches(is_separator).is_empty();
+    match (mechanism.is_empty(), hidden) {
+        (true, false) => auth.to_string(),
+        (true, true) => format!("{auth} <redacted>"),
+        (false, false) => format!("{auth} {mechanism}"),
+        (false, true) => format!("{auth} {mechanism} <redacted>"),
     }
 }
 
@@ -266,6 +283,27 @@ mod tests {
             (b"auth login YWxpY2U=", "auth login <redacted>"),
             (b"AUTH LOGIN", "AUTH LOGIN"),
             (b"AUTH CRAM-MD5", "AUTH CRAM-MD5"),
+            // The server refuses these (one space after AUTH), but the secret in them is
+            // still a secret: whatever separates the words, it is not shown.
+            (
+                b"AUTH\tPLAIN AGFsaWNlAGFsaWNlcGFzcw==",
+                "AUTH PLAIN <redacted>",
+            ),
+            (
+                b"AUTH:PLAIN AGFsaWNlAGFsaWNlcGFzcw==",
+                "AUTH PLAIN <redacted>",
+            ),
+            (
+                b"auth  plain\tAGFsaWNlAGFsaWNlcGFzcw==",
+                "auth plain <redacted>",
+            ),
+            (b"AUTH PLAIN ", "AUTH PLAIN"),
+            (
+                b"AUTH PLAIN\0AGFsaWNlAGFsaWNlcGFzcw==",
+                "AUTH PLAIN <redacted>",
+            ),
+            (b"AUTH \x01secret", "AUTH <redacted>"),
+            (b"AUTH", "AUTH"),
             // Out of step with an exchange: a response sent as a command.
             (b"YWxpY2VwYXNz", "<12 octets of base64, not shown>"),
             (b"=", "<1 octets of base64, not shown>"),
