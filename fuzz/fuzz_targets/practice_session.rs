@@ -2,24 +2,63 @@
 //! or a hostile client sends it, in reads of any size: no panic; what it writes back is a
 //! sequence of well-formed replies with CRLF line ends and lines within RFC 5321's 512
 //! octets, in ASCII unless the client used SMTPUTF8 (RFC 6531 §3.7.4.2); every message it
-//! keeps has CRLF line ends only. One of the servers has failures on demand (rules).
+//! keeps has CRLF line ends only. One of the servers has failures on demand (rules); one
+//! reports its events, as the teacher's log and `--json` get them: each is valid JSON, a
+//! command line shows no control character but TAB, and an AUTH line nothing after its
+//! mechanism but `<redacted>`.
 #![no_main]
 
 use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use smtpsh::practice::{Limits, MemoryServer, PracticeConfig, Rules};
+use smtpsh::practice::{Event, EventKind, EventSink, Limits, MemoryServer, PracticeConfig, Rules};
 use smtpsh::smtp::reply::{Limits as ReplyLimits, ReplyParser, Warning};
 use smtpsh_fuzz::{assert_crlf_only, control};
 
-/// Four servers: the default, one requiring AUTH, one with small limits (so the error,
+/// What the teacher may be shown of an event (see the module docs).
+fn check_event(e: &Event) {
+    serde_json::to_string(e).expect("an event as JSON");
+    let EventKind::Command { line, .. } = &e.kind else {
+        return;
+    };
+    assert!(
+        !line.chars().any(|c| c.is_control() && c != '\t'),
+        "a control character in a logged line: {line:?}"
+    );
+    // A long line is cut with `...`; what is left must still hold no secret.
+    let line = line.strip_suffix("...").unwrap_or(line);
+    // The verb ends where the server ends it (a space, TAB or `:`); so do the words after.
+    let verb_end = line.find([' ', '\t', ':']).unwrap_or(line.len());
+    let (verb, rest) = line.split_at(verb_end);
+    let mut words = rest.split([' ', '\t', ':']).filter(|w| !w.is_empty());
+    if verb.eq_ignore_ascii_case("AUTH") {
+        let mechanism = |m: &str| {
+            m.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        let shown = match words.collect::<Vec<_>>().as_slice() {
+            [] | ["<redacted>"] => true,
+            [m] | [m, "<redacted>"] => mechanism(m),
+            _ => false,
+        };
+        assert!(
+            shown,
+            "an AUTH line shown with more than its mechanism: {line:?}"
+        );
+    }
+}
+
+/// Four servers: the default (reporting its events), one requiring AUTH, one with small limits (so the error,
 /// junk, recipient, size and memory limits are reached by short inputs), one with rules.
 fn server(which: u8) -> &'static Mutex<MemoryServer> {
     static SERVERS: OnceLock<[Mutex<MemoryServer>; 4]> = OnceLock::new();
     let servers = SERVERS.get_or_init(|| {
         let make = |config| Mutex::new(MemoryServer::new(config).expect("a practice server"));
         [
-            make(PracticeConfig::default()),
+            make(PracticeConfig {
+                events: Some(EventSink::new(check_event)),
+                ..PracticeConfig::default()
+            }),
             make(PracticeConfig {
                 require_auth: true,
                 ..PracticeConfig::default()
