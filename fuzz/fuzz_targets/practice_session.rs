@@ -30,11 +30,13 @@ fn check_event(e: &Event) {
     // The verb ends where the server ends it (a space, TAB or `:`); so do the words after.
     let verb_end = line.find([' ', '\t', ':']).unwrap_or(line.len());
     let (verb, rest) = line.split_at(verb_end);
-    let mut words = rest.split([' ', '\t', ':']).filter(|w| !w.is_empty());
+    let words = rest.split([' ', '\t', ':']).filter(|w| !w.is_empty());
     if verb.eq_ignore_ascii_case("AUTH") {
+        // RFC 4422 §3.1: 1 to 20 characters.
         let mechanism = |m: &str| {
-            m.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            m.len() <= 20
+                && m.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         };
         let shown = match words.collect::<Vec<_>>().as_slice() {
             [] | ["<redacted>"] => true,

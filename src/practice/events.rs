@@ -211,7 +211,8 @@ pub(crate) fn shown_line(line: &[u8], verb: &Verb) -> String {
 
 /// An AUTH line with all after its mechanism `<redacted>`, whatever separates the words
 /// (the server refuses `AUTH<TAB>PLAIN secret` or `AUTH PLAIN<NUL>secret`, but the secret in
-/// them is a secret all the same). The mechanism is shown only as RFC 4422 §3.1 spells one.
+/// them is a secret all the same). The mechanism is shown only as RFC 4422 §3.1 spells one
+/// (at most 20 characters), so the line is short and never cut in the middle of the marker.
 fn auth_shown(text: &str) -> String {
     let is_separator = |c: char| matches!(c, ' ' | '\t' | ':');
     let verb_end = text.find(is_separator).unwrap_or(text.len());
@@ -220,7 +221,10 @@ fn auth_shown(text: &str) -> String {
     let mechanism_end = after
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
         .unwrap_or(after.len());
-    let (mechanism, rest) = after.split_at(mechanism_end);
+    let (mechanism, rest) = match after.split_at(mechanism_end) {
+        (m, _) if m.len() > 20 => ("", after),
+        split => split,
+    };
     let hidden = !rest.trim_start_matches(is_separator).is_empty();
     match (mechanism.is_empty(), hidden) {
         (true, false) => auth.to_string(),
@@ -304,6 +308,9 @@ mod tests {
             ),
             (b"AUTH \x01secret", "AUTH <redacted>"),
             (b"AUTH", "AUTH"),
+            // Not a mechanism: longer than RFC 4422's 20 characters.
+            (b"AUTH PLAINAGFsaWNlAGFsaWNlcGFzcw", "AUTH <redacted>"),
+            (b"AUTH ABCDEFGHIJKLMNOPQRST", "AUTH ABCDEFGHIJKLMNOPQRST"),
             // Out of step with an exchange: a response sent as a command.
             (b"YWxpY2VwYXNz", "<12 octets of base64, not shown>"),
             (b"=", "<1 octets of base64, not shown>"),
